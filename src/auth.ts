@@ -1,0 +1,133 @@
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
+import type { Config } from './config.js';
+import { forbidden, unauthorized } from './errors.js';
+import { normalizeName } from './names.js';
+
+/** Who an SSE or long-poll connection belongs to, from a verified subscriber token. */
+export interface Subscriber {
+  readonly uid: string;
+  readonly groups: readonly string[];
+  /** Token expiry in ms since the epoch, or `undefined` when the token has none. */
+  readonly expiresAt: number | undefined;
+}
+
+/** Verified tokens kept to skip signature checks on hot paths (bounded, and never past `exp`). */
+const CACHE_MAX = 10_000;
+
+function scopes(payload: JwtPayload): string[] {
+  const s: unknown = payload.scope;
+  if (typeof s === 'string') return s.split(' ');
+  if (Array.isArray(s)) return s.filter((x): x is string => typeof x === 'string');
+  return [];
+}
+
+/**
+ * Verifies subscriber and publisher tokens against the configured keys and allowlisted
+ * algorithms. Subscriber tokens need `sub`; publisher tokens need `push` in `scope`, and a
+ * publisher token is not accepted as a subscriber token (nor the reverse).
+ */
+export class Auth {
+  private readonly subscribers = new LRUCache<string, Subscriber>({ max: CACHE_MAX, ttlAutopurge: false });
+  private readonly publishers = new LRUCache<string, true>({ max: 1000 });
+
+  constructor(private readonly config: Config) {}
+
+  private verify(token: string, key: string): JwtPayload {
+    if (token.length > this.config.maxTokenBytes) throw unauthorized('token is too long');
+    try {
+      const payload = jwt.verify(token, key, {
+        algorithms: [...this.config.jwtAlgorithms],
+        issuer: this.config.jwtIssuer,
+        audience: this.config.jwtAudience,
+        clockTolerance: this.config.jwtClockToleranceSec,
+      });
+      if (typeof payload === 'string') throw unauthorized('token payload must be a JSON object');
+      return payload;
+    } catch (err) {
+      if (err instanceof jwt.TokenExpiredError) throw unauthorized('token expired', 'token_expired');
+      if (err instanceof jwt.JsonWebTokenError || err instanceof jwt.NotBeforeError) {
+        throw unauthorized(`invalid token: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** Verifies a subscriber token; throws 401/403 errors. */
+  subscriber(token: string): Subscriber {
+    const cached = this.subscribers.get(token);
+    if (cached) return cached;
+    const payload = this.verify(token, this.config.jwtKey);
+    if (scopes(payload).includes('push')) {
+      throw forbidden('a publisher token cannot subscribe', 'wrong_token_type');
+    }
+    const uid = normalizeName(payload.sub);
+    if (uid === undefined) throw forbidden('subscriber token needs a valid "sub" claim', 'missing_sub');
+    const rawGroups: unknown = payload.groups ?? [];
+    if (!Array.isArray(rawGroups)) throw forbidden('"groups" claim must be an array', 'bad_groups');
+    if (rawGroups.length > this.config.maxGroupsPerToken) {
+      throw forbidden(`token names more than ${this.config.maxGroupsPerToken} groups`, 'too_many_groups');
+    }
+    const groups: string[] = [];
+    for (const g of rawGroups) {
+      const name = normalizeName(g);
+      if (name === undefined) throw forbidden('"groups" claim holds an invalid group name', 'bad_groups');
+      if (!groups.includes(name)) groups.push(name);
+    }
+    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+    const sub: Subscriber = Object.freeze({ uid, groups: Object.freeze(groups), expiresAt });
+    this.cache(this.subscribers, token, sub, expiresAt);
+    return sub;
+  }
+
+  /** Verifies a publisher token (`scope` must contain `push`); throws 401/403 errors. */
+  publisher(token: string): void {
+    if (this.publishers.get(token)) return;
+    const payload = this.verify(token, this.config.publisherKey);
+    if (!scopes(payload).includes('push'))
+      throw forbidden('token lacks the "push" scope', 'insufficient_scope');
+    this.cache(
+      this.publishers,
+      token,
+      true,
+      typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+    );
+  }
+
+  private cache<V extends {}>(
+    c: LRUCache<string, V>,
+    token: string,
+    v: V,
+    expiresAt: number | undefined,
+  ): void {
+    // Cache at most a minute, and never beyond expiry (minus the tolerated skew, to be safe).
+    const ttl = Math.min(60_000, expiresAt === undefined ? 60_000 : expiresAt - Date.now());
+    if (ttl > 1000) c.set(token, v, { ttl });
+  }
+}
+
+/** Options for minting tokens (CLI, demo tokens, tests). */
+export interface MintOptions {
+  sub?: string;
+  groups?: string[];
+  push?: boolean;
+  ttlSec?: number;
+}
+
+/** Signs a token with the configured HMAC key; asymmetric setups sign in the web app instead. */
+export function mintToken(config: Config, opts: MintOptions): string {
+  if (!config.jwtAlgorithms[0]?.startsWith('HS')) {
+    throw new Error('minting needs an HMAC key (JWT_SECRET); with JWT_PUBLIC_KEY sign with your private key');
+  }
+  const payload: Record<string, unknown> = {};
+  if (opts.sub !== undefined) payload.sub = opts.sub;
+  if (opts.groups && opts.groups.length > 0) payload.groups = opts.groups;
+  if (opts.push) payload.scope = 'push';
+  const key = opts.push ? config.publisherKey : config.jwtKey;
+  return jwt.sign(payload, key, {
+    algorithm: config.jwtAlgorithms[0],
+    ...(opts.ttlSec ? { expiresIn: opts.ttlSec } : {}),
+    ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
+  });
+}

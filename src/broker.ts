@@ -1,0 +1,46 @@
+import type { Message, PublishInput } from './message.js';
+
+/** The outcome of a replay request; an expected outcome, so a value, not an exception. */
+export interface BrokerReplay {
+  /** False when the server cannot prove the replay complete (unknown id, other epoch, evicted). */
+  readonly complete: boolean;
+  /** Messages after the resume id in id order, each once; empty when incomplete. */
+  readonly messages: Message[];
+  /**
+   * The position the replay was taken at: every message up to it addressed to these streams is
+   * in `messages` (when complete). A reset or a fresh start continues from here.
+   */
+  readonly position: string;
+  /** Why the replay is incomplete: `bad_id`, `unknown_id`, `epoch_changed` or `history_lost`. */
+  readonly reason?: string;
+}
+
+/** Receives every message published anywhere in the deployment, in id order. */
+export type BrokerListener = (msg: Message) => void;
+
+/**
+ * Assigns ids, keeps bounded history and fans messages out, for one process (memory) or a
+ * cluster (Redis).
+ *
+ * Guarantees every implementation keeps (checked by the shared contract suite):
+ * - ids are totally ordered: a publish that resolved before another started has the lower id;
+ * - id assignment, history append and fan-out are one step per message: a message that is in
+ *   history has been (or is being) handed to every listener, and listeners see messages in
+ *   id order;
+ * - `replay` never returns a partial result: it is complete or says `complete: false`;
+ * - after `close()` resolves, `publish`/`replay`/`position` reject with a `closed` error and no
+ *   listener is called again. `close()` is idempotent.
+ */
+export interface Broker {
+  /** Publishes messages in order; resolves with the stored messages, ids assigned. */
+  publish(inputs: readonly PublishInput[]): Promise<Message[]>;
+  /** Messages of `streams` after `resumeId` (see `streamsOfSubscriber`). */
+  replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay>;
+  /** The id of the newest message, or the start position of the current epoch. */
+  position(): Promise<string>;
+  /** Registers the listener that receives every published message. */
+  subscribe(listener: BrokerListener): void;
+  /** False while the backend is unreachable (health checks and publishes answer 503). */
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}

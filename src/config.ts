@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { Algorithm } from 'jsonwebtoken';
+
+/** Configuration, resolved once at start-up from the environment and frozen. */
+export interface Config {
+  /** TCP port (`PORT`, default 8080; 0 picks a free port). */
+  readonly port: number;
+  /** Listen address (`HOST`, default 0.0.0.0). */
+  readonly host: string;
+  /** Subscriber token key: HMAC secret or PEM public key. */
+  readonly jwtKey: string;
+  /** Publisher token key (`PUBLISHER_JWT_SECRET`), defaults to `jwtKey`. */
+  readonly publisherKey: string;
+  /** Accepted JWT algorithms (`JWT_ALGORITHMS`); never `none`. */
+  readonly jwtAlgorithms: readonly Algorithm[];
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  /** Seconds of clock skew allowed on `exp`/`nbf` (`JWT_CLOCK_TOLERANCE_SECONDS`, default 5). */
+  readonly jwtClockToleranceSec: number;
+  /** True when the key was generated at start (no `JWT_SECRET`, not production). */
+  readonly demo: boolean;
+  /** Milliseconds between heartbeats (`HEARTBEAT_SECONDS`, default 20). */
+  readonly heartbeatMs: number;
+  /** Reconnect delay suggested to EventSource (`SSE_RETRY_MS`, default 2000). */
+  readonly retryMs: number;
+  /** Messages kept per stream (`HISTORY_SIZE`, default 100). */
+  readonly historySize: number;
+  /** Milliseconds a message is kept (`HISTORY_TTL_SECONDS`, default 3600; 0 = no time limit). */
+  readonly historyTtlMs: number;
+  /** Streams kept (`MAX_STREAMS`, default 100000). */
+  readonly maxStreams: number;
+  /** Bytes of history kept in memory (`MAX_HISTORY_BYTES`, default 256 MiB). */
+  readonly maxHistoryBytes: number;
+  /** Bytes of one message's JSON data (`MAX_MESSAGE_BYTES`, default 65536). */
+  readonly maxMessageBytes: number;
+  /** Request body bytes (`MAX_BODY_BYTES`, default 1 MiB). */
+  readonly maxBodyBytes: number;
+  /** Open streams + waiting polls per uid (`MAX_CONNECTIONS_PER_UID`, default 32; 0 = off). */
+  readonly maxConnectionsPerUid: number;
+  /** Open streams + waiting polls per process (`MAX_CONNECTIONS`, default 100000; 0 = off). */
+  readonly maxConnections: number;
+  /** Unsent bytes per connection before it is closed (`MAX_BUFFERED_BYTES`, default 1 MiB). */
+  readonly maxBufferedBytes: number;
+  /** Groups accepted in one token (`MAX_GROUPS_PER_TOKEN`, default 64). */
+  readonly maxGroupsPerToken: number;
+  /** Length of a token (`MAX_TOKEN_BYTES`, default 8192). */
+  readonly maxTokenBytes: number;
+  /** Default long-poll wait in seconds (`POLL_TIMEOUT_SECONDS`, default 25, at most 60). */
+  readonly pollTimeoutSec: number;
+  /** Seconds a graceful shutdown may take (`SHUTDOWN_TIMEOUT_SECONDS`, default 10). */
+  readonly shutdownTimeoutSec: number;
+  /** Origins allowed by CORS (`CORS_ORIGINS`, comma-separated; empty = no CORS). */
+  readonly corsOrigins: readonly string[];
+  /** Redis URL (`REDIS_URL`); unset = in-memory single process. */
+  readonly redisUrl: string | undefined;
+  /** pino level (`LOG_LEVEL`, default info). */
+  readonly logLevel: string;
+  readonly production: boolean;
+}
+
+/** A bad environment value: the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const SAFE_ALGORITHMS = new Set([
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+]);
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function int(env: Env, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return def;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Resolves and validates the configuration; throws `ConfigError` naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const secret = env.JWT_SECRET || undefined;
+  const publicKey = env.JWT_PUBLIC_KEY || undefined;
+  if (secret && publicKey) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
+  if (publicKey && !publicKey.includes('-----BEGIN')) {
+    throw new ConfigError('JWT_PUBLIC_KEY must hold the PEM text of the public key');
+  }
+  if (!secret && !publicKey && production) {
+    throw new ConfigError('JWT_SECRET (or JWT_PUBLIC_KEY) is required when NODE_ENV=production');
+  }
+  if (secret && secret.length < 16) throw new ConfigError('JWT_SECRET must be at least 16 characters');
+  const demo = !secret && !publicKey;
+  const jwtKey = secret ?? publicKey ?? randomBytes(32).toString('base64url');
+  const publisherKey = env.PUBLISHER_JWT_SECRET || jwtKey;
+  if (env.PUBLISHER_JWT_SECRET && env.PUBLISHER_JWT_SECRET.length < 16) {
+    throw new ConfigError('PUBLISHER_JWT_SECRET must be at least 16 characters');
+  }
+
+  const asymmetric = publicKey !== undefined;
+  const defaultAlgs = asymmetric ? ['RS256', 'ES256'] : ['HS256'];
+  const algs = env.JWT_ALGORITHMS ? list(env.JWT_ALGORITHMS) : defaultAlgs;
+  for (const a of algs) {
+    if (!SAFE_ALGORITHMS.has(a)) throw new ConfigError(`JWT_ALGORITHMS: "${a}" is not an accepted algorithm`);
+    if (asymmetric && a.startsWith('HS')) {
+      throw new ConfigError(
+        `JWT_ALGORITHMS: "${a}" cannot be used with JWT_PUBLIC_KEY (algorithm confusion)`,
+      );
+    }
+    if (!asymmetric && !a.startsWith('HS')) {
+      throw new ConfigError(`JWT_ALGORITHMS: "${a}" needs JWT_PUBLIC_KEY`);
+    }
+  }
+  if (algs.length === 0) throw new ConfigError('JWT_ALGORITHMS must name at least one algorithm');
+
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.has(logLevel))
+    throw new ConfigError(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}`);
+  const corsOrigins = list(env.CORS_ORIGINS);
+  for (const o of corsOrigins) {
+    if (o === '*') throw new ConfigError('CORS_ORIGINS: "*" is not allowed; list the origins');
+    if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError(`CORS_ORIGINS: "${o}" is not an origin`);
+  }
+  const redisUrl = env.REDIS_URL || undefined;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
+    throw new ConfigError('REDIS_URL must start with redis://');
+
+  return Object.freeze({
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    jwtKey,
+    publisherKey,
+    jwtAlgorithms: Object.freeze(algs as Algorithm[]),
+    jwtIssuer: env.JWT_ISSUER || undefined,
+    jwtAudience: env.JWT_AUDIENCE || undefined,
+    jwtClockToleranceSec: int(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, 0, 300),
+    demo,
+    heartbeatMs: int(env, 'HEARTBEAT_SECONDS', 20, 1, 3600) * 1000,
+    retryMs: int(env, 'SSE_RETRY_MS', 2000, 100, 600_000),
+    historySize: int(env, 'HISTORY_SIZE', 100, 1, 100_000),
+    historyTtlMs: int(env, 'HISTORY_TTL_SECONDS', 3600, 0, 30 * 86400) * 1000,
+    maxStreams: int(env, 'MAX_STREAMS', 100_000, 1, 100_000_000),
+    maxHistoryBytes: int(env, 'MAX_HISTORY_BYTES', 256 * 1024 * 1024, 1024),
+    maxMessageBytes: int(env, 'MAX_MESSAGE_BYTES', 65536, 16, 16 * 1024 * 1024),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxConnectionsPerUid: int(env, 'MAX_CONNECTIONS_PER_UID', 32, 0),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 100_000, 0),
+    maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
+    maxGroupsPerToken: int(env, 'MAX_GROUPS_PER_TOKEN', 64, 0, 10_000),
+    maxTokenBytes: int(env, 'MAX_TOKEN_BYTES', 8192, 256, 1024 * 1024),
+    pollTimeoutSec: int(env, 'POLL_TIMEOUT_SECONDS', 25, 1, 60),
+    shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
+    corsOrigins: Object.freeze(corsOrigins),
+    redisUrl,
+    logLevel,
+    production,
+  });
+}

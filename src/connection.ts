@@ -1,0 +1,122 @@
+import type { Subscriber } from './auth.js';
+import type { Message } from './message.js';
+
+/**
+ * Where an SSE stream's bytes go. Node's `ServerResponse` fits as is; tests use a fake.
+ * `writableLength` is the unsent output, which is what the slow-client bound watches.
+ */
+export interface SseSink {
+  write(chunk: string): unknown;
+  readonly writableLength: number;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/** The answer of one long-poll request. */
+export interface PollAnswer {
+  readonly messages: readonly Message[];
+  readonly cursor: string;
+  readonly reset?: true;
+}
+
+/** Why the hub ended a connection. */
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'timeout' | 'answered';
+
+/** What the hub indexes by uid and group: an open SSE stream or a waiting long-poll. */
+export abstract class Member {
+  /** Newest seq handed to this member; anything at or below is a duplicate. */
+  lastSeq = 0;
+  /** Live messages that arrived while the replay was being fetched; `null` once live. */
+  pending: Message[] | null = [];
+  closed = false;
+
+  constructor(readonly sub: Subscriber) {}
+
+  get uid(): string {
+    return this.sub.uid;
+  }
+
+  /** Hands over one live message; returns true when it was written or queued. */
+  abstract deliver(msg: Message): boolean;
+}
+
+/** An open `text/event-stream` response. */
+export class SseConn extends Member {
+  constructor(
+    sub: Subscriber,
+    readonly sink: SseSink,
+    /** Called when the unsent output passes the bound. */
+    private readonly onSlow: (c: SseConn) => void,
+    private readonly maxBuffered: number,
+  ) {
+    super(sub);
+  }
+
+  deliver(msg: Message): boolean {
+    if (msg.seq <= this.lastSeq || this.closed) return false;
+    if (this.pending) {
+      this.pending.push(msg);
+      return true;
+    }
+    this.lastSeq = msg.seq;
+    this.write(msg.frame);
+    return true;
+  }
+
+  /** Writes raw SSE text, closing the connection if the client does not keep up. */
+  write(chunk: string): void {
+    if (this.closed) return;
+    this.sink.write(chunk);
+    if (this.sink.writableLength > this.maxBuffered) this.onSlow(this);
+  }
+}
+
+/** A long-poll request waiting for its first message. */
+export class PollConn extends Member {
+  private batch: Message[] = [];
+  timer: NodeJS.Timeout | undefined;
+  /** The newest position this poll may answer with when it has no message: the client's cursor until live. */
+  cursor = '';
+
+  constructor(
+    sub: Subscriber,
+    /** Answers the request; called at most once. */
+    private readonly answer: (a: PollAnswer) => void,
+    /** Called when a batch is ready (the hub unregisters, then `flush`es). */
+    private readonly onReady: (p: PollConn) => void,
+  ) {
+    super(sub);
+  }
+
+  deliver(msg: Message): boolean {
+    if (msg.seq <= this.lastSeq || this.closed) return false;
+    if (this.pending) {
+      this.pending.push(msg);
+      return true;
+    }
+    this.lastSeq = msg.seq;
+    // Messages published in the same tick travel in one answer.
+    if (this.batch.push(msg) === 1) setImmediate(() => this.onReady(this));
+    return true;
+  }
+
+  /** Answers with what is batched (or with `fallback` when nothing is). Idempotent. */
+  respond(a?: PollAnswer): number {
+    if (this.closed) return 0;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const batch = this.batch;
+    const last = batch[batch.length - 1];
+    this.answer(a ?? { messages: batch, cursor: last ? last.id : this.cursor });
+    return a ? a.messages.length : batch.length;
+  }
+
+  /** Starts waiting live from `position`: queued messages newer than it become the batch. */
+  goLive(position: string, fromSeq: number): void {
+    const queued = this.pending ?? [];
+    this.pending = null;
+    this.lastSeq = fromSeq;
+    this.cursor = position;
+    for (const m of queued) this.deliver(m);
+  }
+}

@@ -1,0 +1,47 @@
+import type { Request } from 'express';
+import { badRequest, unauthorized } from '../errors.js';
+
+const COOKIE = 'ssepush_token';
+
+function fromCookie(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === COOKIE) {
+      const v = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        return v;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The request's token: `Authorization: Bearer`, then `?token=`, then the `ssepush_token` cookie. */
+export function tokenOf(req: Request): string {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (!m) throw unauthorized('Authorization header must be "Bearer <token>"');
+    return m[1]!;
+  }
+  const q = req.query.token;
+  if (typeof q === 'string' && q !== '') return q;
+  if (q !== undefined && typeof q !== 'string') throw unauthorized('token must be given once');
+  const c = fromCookie(req.headers.cookie);
+  if (c) return c;
+  throw unauthorized(
+    'a token is required (Authorization: Bearer, ?token= or the ssepush_token cookie)',
+    'missing_token',
+  );
+}
+
+/** A single-valued query string parameter, or `undefined`; repeated values are bad input. */
+export function queryString(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  throw badRequest(`query parameter "${name}" must be given once`);
+}

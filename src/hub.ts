@@ -1,0 +1,371 @@
+import type { Subscriber } from './auth.js';
+import type { Broker } from './broker.js';
+import type { Config } from './config.js';
+import {
+  type CloseReason,
+  type Member,
+  type PollAnswer,
+  PollConn,
+  type SseConn,
+  SseConn as SseConnClass,
+  type SseSink,
+} from './connection.js';
+import { limited, unavailable } from './errors.js';
+import { parseId } from './ids.js';
+import type { Logger } from './logger.js';
+import type { Message, PublishInput, Targets } from './message.js';
+import { streamsOfSubscriber } from './message.js';
+import type { Metrics } from './metrics.js';
+
+/** Most messages in one long-poll answer; the client polls again at once when it got any. */
+export const POLL_BATCH_MAX = 100;
+
+/** The answer to one published message. */
+export interface PushResult {
+  readonly id: string;
+  /** Whether any addressed uid or group (anyone, for a broadcast) had a live connection. */
+  readonly online: boolean;
+  /** Connections (streams and waiting polls) the message was handed to. */
+  readonly delivered: number;
+}
+
+/** Presence figures for `GET /online`. */
+export interface OnlineStats {
+  readonly uids: number;
+  readonly connections: number;
+  readonly online?: Record<string, number>;
+}
+
+/**
+ * Owns every live connection of this process: indexes them by uid and group, replays history
+ * before going live without a gap or duplicate at the seam, fans out published messages, sends
+ * the shared heartbeat, closes slow and expired connections, and drains on shutdown.
+ */
+export class Hub {
+  private readonly all = new Set<Member>();
+  private readonly byUid = new Map<string, Set<Member>>();
+  private readonly byGroup = new Map<string, Set<Member>>();
+  private streamCount = 0;
+  private pollCount = 0;
+  private readonly expiries = new Map<number, Set<Member>>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly expiryTimer: NodeJS.Timeout;
+  /** Newest message this hub has fanned out (or the start position), for heartbeat ids. */
+  private head: string | undefined;
+  private headSeq = 0;
+  private accepting = true;
+
+  constructor(
+    private readonly config: Config,
+    readonly broker: Broker,
+    private readonly metrics: Metrics | undefined,
+    private readonly log: Logger,
+  ) {
+    broker.subscribe((m) => this.fanOut(m));
+    this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
+    this.heartbeat.unref();
+    this.expiryTimer = setInterval(() => this.expire(), 1000);
+    this.expiryTimer.unref();
+    broker.position().then(
+      (p) => {
+        if (this.head === undefined) this.setHead(p);
+      },
+      () => {},
+    );
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  get counts(): { streams: number; polls: number; uids: number } {
+    return { streams: this.streamCount, polls: this.pollCount, uids: this.byUid.size };
+  }
+
+  /** Refuses a new connection for `sub` when a limit is reached; call before writing anything. */
+  admit(sub: Subscriber): void {
+    if (!this.accepting) throw unavailable('server is shutting down', 'shutting_down');
+    if (!this.broker.healthy) throw unavailable('backend unavailable', 'backend_unavailable');
+    const max = this.config.maxConnections;
+    if (max > 0 && this.all.size >= max) {
+      this.metrics?.rejected.inc({ limit: 'connections' });
+      throw unavailable(`server holds its maximum of ${max} connections`, 'too_many_connections');
+    }
+    const perUid = this.config.maxConnectionsPerUid;
+    if (perUid > 0 && (this.byUid.get(sub.uid)?.size ?? 0) >= perUid) {
+      this.metrics?.rejected.inc({ limit: 'per_uid' });
+      throw limited(`uid already has ${perUid} connections`);
+    }
+  }
+
+  /**
+   * Registers an SSE stream whose response head is already sent, then writes `retry:`, the
+   * replay (or reset, or the bare position for a fresh connection) and goes live. Messages
+   * published meanwhile are queued on the connection and written after, each once.
+   */
+  openStream(sub: Subscriber, sink: SseSink, resumeId: string | undefined): SseConn {
+    const conn = new SseConnClass(sub, sink, (c) => this.dropSlow(c), this.config.maxBufferedBytes);
+    this.add(conn);
+    this.streamCount++;
+    conn.write(`retry:${this.config.retryMs}\n\n`);
+    this.startStream(conn, resumeId).catch((err: unknown) => {
+      this.log.warn({ err }, 'stream start failed');
+      this.closeStream(conn, 'client');
+      sink.destroy();
+    });
+    return conn;
+  }
+
+  private async startStream(conn: SseConn, resumeId: string | undefined): Promise<void> {
+    if (resumeId === undefined) {
+      const position = await this.broker.position();
+      if (conn.closed) return;
+      conn.write(`id:${position}\n\n`);
+      this.goLive(conn, parseId(position)?.seq ?? 0);
+      return;
+    }
+    const r = await this.broker.replay(streamsOfSubscriber(conn.uid, conn.sub.groups), resumeId);
+    if (conn.closed) return;
+    const positionSeq = parseId(r.position)?.seq ?? 0;
+    if (!r.complete) {
+      this.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
+      conn.write(
+        `id:${r.position}\nevent:reset\ndata:${JSON.stringify({ reason: r.reason ?? 'history_lost' })}\n\n`,
+      );
+      this.goLive(conn, positionSeq);
+      return;
+    }
+    if (r.messages.length > 0) {
+      let chunk = '';
+      for (const m of r.messages) chunk += m.frame;
+      conn.write(chunk);
+      this.metrics?.replayed.inc(r.messages.length);
+    }
+    const lastReplayed = r.messages[r.messages.length - 1]?.seq ?? 0;
+    this.goLive(conn, Math.max(positionSeq, lastReplayed));
+  }
+
+  private goLive(conn: SseConn, fromSeq: number): void {
+    const queued = conn.pending ?? [];
+    conn.pending = null;
+    conn.lastSeq = Math.max(conn.lastSeq, fromSeq);
+    let delivered = 0;
+    for (const m of queued) if (conn.deliver(m)) delivered++;
+    if (delivered > 0) this.metrics?.delivered.inc(delivered);
+  }
+
+  /** Unregisters a stream (its response closed, or the hub ends it). Idempotent. */
+  closeStream(conn: SseConn, reason: CloseReason = 'client'): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.remove(conn);
+    this.streamCount--;
+    if (reason !== 'client') {
+      if (reason === 'slow' || reason === 'expired') conn.sink.destroy();
+      else conn.sink.end();
+    }
+    this.log.debug({ uid: conn.uid, reason }, 'stream closed');
+  }
+
+  private dropSlow(conn: SseConn): void {
+    this.metrics?.slowDropped.inc();
+    this.log.info({ uid: conn.uid, buffered: conn.sink.writableLength }, 'slow client dropped');
+    this.closeStream(conn, 'slow');
+  }
+
+  /**
+   * Serves one long-poll. Without a cursor it answers the position at once. With one, it
+   * answers retained messages after it at once, a reset when replay cannot be complete, or
+   * waits up to `timeoutMs` for the next message. Returns a cancel function for a client that
+   * goes away.
+   */
+  poll(
+    sub: Subscriber,
+    cursor: string | undefined,
+    timeoutMs: number,
+    answer: (a: PollAnswer) => void,
+  ): () => void {
+    const waiter = new PollConn(sub, answer, (p) => this.finishPoll(p));
+    this.add(waiter);
+    this.pollCount++;
+    const cancel = () => this.endPoll(waiter);
+    this.startPoll(waiter, cursor, timeoutMs).catch((err: unknown) => {
+      this.log.warn({ err }, 'poll failed');
+      this.endPoll(waiter);
+    });
+    return cancel;
+  }
+
+  private async startPoll(w: PollConn, cursor: string | undefined, timeoutMs: number): Promise<void> {
+    if (cursor === undefined) {
+      const position = await this.broker.position();
+      this.finishPoll(w, { messages: [], cursor: position });
+      return;
+    }
+    w.cursor = cursor;
+    const r = await this.broker.replay(streamsOfSubscriber(w.uid, w.sub.groups), cursor);
+    if (w.closed) return;
+    if (!r.complete) {
+      this.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
+      this.finishPoll(w, { messages: [], cursor: r.position, reset: true });
+      return;
+    }
+    if (r.messages.length > 0) {
+      const messages = r.messages.slice(0, POLL_BATCH_MAX);
+      this.metrics?.replayed.inc(messages.length);
+      this.finishPoll(w, { messages, cursor: messages[messages.length - 1]!.id });
+      return;
+    }
+    const positionSeq = parseId(r.position)?.seq ?? 0;
+    w.goLive(r.position, positionSeq);
+    w.timer = setTimeout(() => this.finishPoll(w), timeoutMs);
+    w.timer.unref();
+  }
+
+  private finishPoll(w: PollConn, a?: PollAnswer): void {
+    if (w.closed) return;
+    this.remove(w);
+    this.pollCount--;
+    const n = w.respond(a);
+    if (!a && n > 0) this.metrics?.delivered.inc(n);
+  }
+
+  private endPoll(w: PollConn): void {
+    if (w.closed) return;
+    w.closed = true;
+    if (w.timer) clearTimeout(w.timer);
+    this.remove(w);
+    this.pollCount--;
+  }
+
+  /** Publishes validated messages in order and reports, per message, who was reached. */
+  async publish(inputs: readonly PublishInput[]): Promise<PushResult[]> {
+    if (!this.accepting) throw unavailable('server is shutting down', 'shutting_down');
+    if (!this.broker.healthy) throw unavailable('backend unavailable', 'backend_unavailable');
+    const messages = await this.broker.publish(inputs);
+    this.metrics?.published.inc(messages.length);
+    return messages.map((m) => {
+      const delivered = this.reach(m);
+      return { id: m.id, online: delivered > 0, delivered };
+    });
+  }
+
+  /** Connections of this process addressed by `t`, each counted once. */
+  reach(t: Targets): number {
+    if (t.to.length === 0 && t.groups.length === 0) return this.all.size;
+    if (t.groups.length === 0) {
+      let n = 0;
+      for (const uid of t.to) n += this.byUid.get(uid)?.size ?? 0;
+      return n;
+    }
+    const seen = new Set<Member>();
+    for (const uid of t.to) for (const c of this.byUid.get(uid) ?? []) seen.add(c);
+    for (const g of t.groups) for (const c of this.byGroup.get(g) ?? []) seen.add(c);
+    return seen.size;
+  }
+
+  /** Presence on this process: distinct uids, connections, and per-uid counts when asked. */
+  online(uids?: readonly string[]): OnlineStats {
+    const stats: OnlineStats = { uids: this.byUid.size, connections: this.all.size };
+    if (!uids) return stats;
+    const online: Record<string, number> = {};
+    for (const u of uids) online[u] = this.byUid.get(u)?.size ?? 0;
+    return { ...stats, online };
+  }
+
+  private fanOut(m: Message): void {
+    this.setHead(m.id, m.seq);
+    let n = 0;
+    if (m.to.length === 0 && m.groups.length === 0) {
+      for (const c of this.all) if (c.deliver(m)) n++;
+    } else {
+      for (const uid of m.to) for (const c of this.byUid.get(uid) ?? []) if (c.deliver(m)) n++;
+      for (const g of m.groups) for (const c of this.byGroup.get(g) ?? []) if (c.deliver(m)) n++;
+    }
+    if (n > 0) this.metrics?.delivered.inc(n);
+  }
+
+  private setHead(id: string, seq = parseId(id)?.seq ?? 0): void {
+    if (this.head !== undefined && seq <= this.headSeq && parseId(this.head)?.epoch === parseId(id)?.epoch)
+      return;
+    this.head = id;
+    this.headSeq = seq;
+  }
+
+  /**
+   * One timer for all streams. Live streams also get the newest position as a bare `id:`: they
+   * have received everything up to it, and a later resume from there needs less history.
+   */
+  private beat(): void {
+    const frame = this.head ? `:\nid:${this.head}\n\n` : ':\n\n';
+    for (const c of this.all) {
+      if (c instanceof SseConnClass && c.pending === null) c.write(frame);
+    }
+  }
+
+  private add(c: Member): void {
+    this.all.add(c);
+    addTo(this.byUid, c.uid, c);
+    for (const g of c.sub.groups) addTo(this.byGroup, g, c);
+    const exp = c.sub.expiresAt;
+    if (exp !== undefined) addTo(this.expiries, Math.ceil(exp / 1000), c);
+  }
+
+  private remove(c: Member): void {
+    this.all.delete(c);
+    removeFrom(this.byUid, c.uid, c);
+    for (const g of c.sub.groups) removeFrom(this.byGroup, g, c);
+    const exp = c.sub.expiresAt;
+    if (exp !== undefined) removeFrom(this.expiries, Math.ceil(exp / 1000), c);
+  }
+
+  /** Ends streams whose token has expired; the client reconnects with a fresh token. */
+  private expire(): void {
+    if (this.expiries.size === 0) return;
+    const nowSec = Math.floor(Date.now() / 1000);
+    for (const [sec, set] of this.expiries) {
+      if (sec > nowSec) continue;
+      for (const c of [...set]) {
+        if (c instanceof SseConnClass) this.closeStream(c, 'expired');
+        else if (c instanceof PollConn) this.finishPoll(c);
+      }
+      this.expiries.delete(sec);
+    }
+  }
+
+  /**
+   * Stops accepting, ends every stream cleanly (clients reconnect elsewhere and replay) and
+   * answers every waiting poll with its cursor. Idempotent.
+   */
+  drain(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    clearInterval(this.expiryTimer);
+    for (const c of [...this.all]) {
+      if (c instanceof SseConnClass) this.closeStream(c, 'shutdown');
+      else if (c instanceof PollConn) this.finishPoll(c);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.drain();
+    await this.broker.close();
+  }
+}
+
+function addTo<K>(map: Map<K, Set<Member>>, key: K, c: Member): void {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  set.add(c);
+}
+
+function removeFrom<K>(map: Map<K, Set<Member>>, key: K, c: Member): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(c);
+  if (set.size === 0) map.delete(key);
+}

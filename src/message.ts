@@ -1,0 +1,78 @@
+import { EventBuffer } from 'better-sse';
+
+/** Where a message goes: uids, groups, or (both empty) everyone online. */
+export interface Targets {
+  readonly to: readonly string[];
+  readonly groups: readonly string[];
+}
+
+/** A message as the publisher gives it, already validated. */
+export interface PublishInput extends Targets {
+  readonly event: string;
+  /** The message data as one line of JSON text. */
+  readonly data: string;
+}
+
+/** A stored, id-carrying message. Immutable once created; shared by history and every connection. */
+export interface Message extends PublishInput {
+  readonly id: string;
+  readonly seq: number;
+  /** Milliseconds since the Unix epoch, assigned by the server. */
+  readonly time: number;
+  /** The SSE bytes of this message (see `sseFrame`). */
+  readonly frame: string;
+}
+
+export const BROADCAST_STREAM = '*';
+export const uidStream = (uid: string) => `u:${uid}`;
+export const groupStream = (group: string) => `g:${group}`;
+
+/** The history streams a message is appended to. */
+export function streamsOfMessage(t: Targets): string[] {
+  if (t.to.length === 0 && t.groups.length === 0) return [BROADCAST_STREAM];
+  return [...t.to.map(uidStream), ...t.groups.map(groupStream)];
+}
+
+/** The history streams a connection reads: its uid, its groups, and broadcasts. */
+export function streamsOfSubscriber(uid: string, groups: readonly string[]): string[] {
+  return [uidStream(uid), ...groups.map(groupStream), BROADCAST_STREAM];
+}
+
+// The frame builder is better-sse's serializer; our identity serializer keeps `data` as the
+// JSON text we already validated, so each message is serialized exactly once.
+const frameBuffer = new EventBuffer({ serializer: (d) => String(d) });
+
+/**
+ * The SSE bytes of a message, built once and written to every connection. Ids and event names
+ * are validated against `[A-Za-z0-9._:-]` before they get here, and `data` is single-line JSON,
+ * so no field can be injected.
+ */
+export function sseFrame(id: string, event: string, data: string): string {
+  const s = frameBuffer.id(id).event(event).data(data).dispatch().read();
+  frameBuffer.clear();
+  return s;
+}
+
+/** Builds the stored message; its SSE frame is serialized here, once. */
+export function createMessage(input: PublishInput, id: string, seq: number, time: number): Message {
+  return {
+    to: input.to,
+    groups: input.groups,
+    event: input.event,
+    data: input.data,
+    id,
+    seq,
+    time,
+    frame: sseFrame(id, input.event, input.data),
+  };
+}
+
+/** The JSON text of a message as long-poll answers carry it (data is already JSON). */
+export function pollJson(m: Message): string {
+  return `{"id":${JSON.stringify(m.id)},"event":${JSON.stringify(m.event)},"data":${m.data},"time":${m.time}}`;
+}
+
+/** Approximate retained bytes of a message in history (strings are UTF-16 in V8, plus the frame). */
+export function messageBytes(m: Message): number {
+  return 2 * (m.data.length * 2 + m.event.length + m.id.length) + 64 + 16 * (m.to.length + m.groups.length);
+}

@@ -1,0 +1,67 @@
+/**
+ * A fixed-capacity FIFO of messages ordered by `seq`. Besides what it keeps, it remembers the
+ * newest `seq` it has dropped: replay from a position is provably complete exactly when nothing
+ * newer than that position was ever dropped (the oldest kept id alone cannot tell that).
+ */
+export class RingBuffer<T extends { readonly seq: number }> {
+  private readonly items: (T | undefined)[];
+  private head = 0; // index of the oldest item
+  private count = 0;
+  /** Newest `seq` ever evicted (by capacity or expiry); 0 when nothing was. */
+  evictedSeq = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError('capacity must be >= 1');
+    this.items = new Array(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Appends an item; when full, the oldest is evicted and returned. */
+  push(item: T): T | undefined {
+    let evicted: T | undefined;
+    if (this.count === this.capacity) evicted = this.shift();
+    this.items[(this.head + this.count) % this.capacity] = item;
+    this.count++;
+    return evicted;
+  }
+
+  /** Removes and returns the oldest item, recording it as evicted. */
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+    if (item.seq > this.evictedSeq) this.evictedSeq = item.seq;
+    return item;
+  }
+
+  oldest(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
+  newest(): T | undefined {
+    return this.count === 0 ? undefined : this.items[(this.head + this.count - 1) % this.capacity];
+  }
+
+  /** Items with `seq > after`, oldest first (binary search: items are in seq order). */
+  after(after: number): T[] {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid).seq <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: T[] = [];
+    for (let i = lo; i < this.count; i++) out.push(this.at(i));
+    return out;
+  }
+
+  private at(i: number): T {
+    return this.items[(this.head + i) % this.capacity]!;
+  }
+}

@@ -1,0 +1,101 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { Auth } from './auth.js';
+import type { Broker } from './broker.js';
+import { MemoryBroker } from './broker-memory.js';
+import type { Config } from './config.js';
+import { createApp } from './http/app.js';
+import { Hub } from './hub.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+
+export interface ServerOptions {
+  /** A ready broker (tests, Redis mode); defaults to a `MemoryBroker` sized by the config. */
+  readonly broker?: Broker;
+  readonly logger?: Logger;
+}
+
+/** One ssepush server: broker, hub, auth, metrics and the HTTP app, with an explicit lifecycle. */
+export class SsePushServer {
+  readonly broker: Broker;
+  readonly hub: Hub;
+  readonly auth: Auth;
+  readonly metrics: Metrics;
+  readonly app: Express;
+  readonly http: Server;
+  readonly log: Logger;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly config: Config,
+    opts: ServerOptions = {},
+  ) {
+    this.log = opts.logger ?? createLogger(config.logLevel);
+    this.broker =
+      opts.broker ??
+      new MemoryBroker({
+        size: config.historySize,
+        ttlMs: config.historyTtlMs,
+        maxStreams: config.maxStreams,
+        maxBytes: config.maxHistoryBytes,
+      });
+    const broker = this.broker;
+    this.metrics = new Metrics({
+      streams: () => this.hub.counts.streams,
+      polls: () => this.hub.counts.polls,
+      uids: () => this.hub.counts.uids,
+      historyStreams: () => (broker instanceof MemoryBroker ? broker.stats.streams : 0),
+    });
+    this.hub = new Hub(config, this.broker, this.metrics, this.log);
+    this.auth = new Auth(config);
+    this.app = createApp({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
+    this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, this.app);
+    this.http.keepAliveTimeout = 65_000;
+    this.http.headersTimeout = 66_000;
+    // Long polls and streams outlive the default request timeout only on the response side;
+    // requestTimeout bounds receiving the request, which stays useful against slow uploads.
+    this.http.requestTimeout = 60_000;
+  }
+
+  /** Listens on the configured (or given) port; resolves with the bound port. */
+  async listen(port = this.config.port, host = this.config.host): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /**
+   * Graceful shutdown: new requests get 503, streams end (clients reconnect elsewhere and
+   * replay), waiting polls are answered with their cursor, then sockets close. Sockets still
+   * open after `SHUTDOWN_TIMEOUT_SECONDS` are cut. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.hub.drain();
+    const closed = new Promise<void>((resolve) => {
+      if (!this.http.listening) return resolve();
+      this.http.close(() => resolve());
+    });
+    this.http.closeIdleConnections();
+    const timer = setTimeout(() => this.http.closeAllConnections(), this.config.shutdownTimeoutSec * 1000);
+    timer.unref();
+    // Answers already queued get a moment to flush before idle keep-alive sockets are closed.
+    const idle = setInterval(() => this.http.closeIdleConnections(), 100);
+    idle.unref();
+    await closed;
+    clearTimeout(timer);
+    clearInterval(idle);
+    await this.hub.close();
+    this.metrics.close();
+  }
+}
