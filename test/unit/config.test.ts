@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const base = { JWT_SECRET: 'config-secret-0123456789' };
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      heartbeatMs: 20_000,
+      historySize: 100,
+      historyTtlMs: 3_600_000,
+      maxMessageBytes: 65_536,
+      maxBodyBytes: 1_048_576,
+      maxBufferedBytes: 1_048_576,
+      pollTimeoutSec: 25,
+      demo: false,
+      jwtAlgorithms: ['HS256'],
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('generates a demo secret outside production and refuses to start without a key in production', () => {
+    expect(loadConfig({}).demo).toBe(true);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET/);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['HISTORY_SIZE', '0'],
+    ['HEARTBEAT_SECONDS', '-5'],
+    ['POLL_TIMEOUT_SECONDS', '61'],
+    ['MAX_BUFFERED_BYTES', '1.5'],
+    ['JWT_ALGORITHMS', 'none'],
+    ['JWT_ALGORITHMS', 'RS256'],
+    ['LOG_LEVEL', 'loud'],
+    ['CORS_ORIGINS', '*'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['JWT_SECRET', 'short'],
+  ])('names %s when its value %j is invalid', (name, value) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(name);
+  });
+});
