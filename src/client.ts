@@ -1,0 +1,244 @@
+/**
+ * The backend client for Node: signs its own publisher tokens (or uses a given one), pushes
+ * through `POST /push`, asks `GET /online`, and mints subscriber tokens to hand to a page.
+ * It imports nothing from the server, only `node:crypto` and the global `fetch`, so
+ * `import { PushClient } from 'ssepush'` stays light. Same API as the PHP and Python clients.
+ */
+import { createHmac } from 'node:crypto';
+
+/** A uid or group name; a non-negative integer means its decimal string. */
+export type Name = string | number;
+
+/** Options for {@link PushClient}. Give `secret` (and optionally `publisherSecret`) or `token`. */
+export interface PushClientOptions {
+  /** The server's `JWT_SECRET`: signs publisher tokens (unless `publisherSecret`) and subscriber tokens. */
+  secret?: string;
+  /** The server's `PUBLISHER_JWT_SECRET`, when it has a separate publisher key. */
+  publisherSecret?: string;
+  /** A ready publisher token (`scope: push`), used as is instead of signing one. */
+  token?: string;
+  /** `JWT_ISSUER` of the server, put into minted tokens as `iss`. Default: none. */
+  issuer?: string;
+  /** `JWT_AUDIENCE` of the server, put into minted tokens as `aud`. Default: none. */
+  audience?: string;
+  /** Milliseconds a request may take in total, connecting included. Default 5000. */
+  timeoutMs?: number;
+  /** Lifetime in seconds of the publisher tokens the client signs for itself. Default 300. */
+  publisherTtlSec?: number;
+  /** The fetch to use (tests, proxies). Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** One message of a push or batch: `to` and/or `group`; neither means everyone. */
+export interface PushMessage {
+  to?: Name | Name[];
+  group?: Name | Name[];
+  /** Event name, 1–64 of `[A-Za-z0-9_.:-]`; default `message`. */
+  event?: string;
+  /** Any JSON value. */
+  data: unknown;
+}
+
+/** The server's answer to one pushed message. */
+export interface PushResult {
+  /** The event id the message got (opaque). */
+  id: string;
+  /** Whether any addressed uid or group (anyone, for a broadcast) had a live connection. */
+  online: boolean;
+  /** How many connections it was handed to. */
+  delivered: number;
+}
+
+/** The server's answer to `GET /online`. */
+export interface OnlineResult {
+  /** Distinct uids connected. */
+  uids: number;
+  /** Open streams and waiting polls. */
+  connections: number;
+  /** Connections per asked uid (0 when offline); only when uids were asked. */
+  online?: Record<string, number>;
+}
+
+/**
+ * A failed call. `status` is the HTTP status (0 when no answer came: connection refused,
+ * timeout, DNS) and `code` the server's `error` code (`token_expired`, `bad_request`, …) or
+ * `connection_failed` / `timeout` / `bad_response` for failures on the client side.
+ */
+export class PushError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`ssepush: ${message}`);
+    this.name = 'PushError';
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_PUBLISHER_TTL_SEC = 300;
+/** A self-signed publisher token is replaced this long before it expires. */
+const RENEW_MARGIN_SEC = 30;
+
+function b64url(input: string | Buffer): string {
+  return Buffer.from(input).toString('base64url');
+}
+
+/** Signs an HS256 JWT; the server's `jsonwebtoken` accepts it like any other. */
+export function signJwt(payload: Record<string, unknown>, secret: string): string {
+  const head = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify(payload))}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Publishes to an ssepush server from a Node backend. */
+export class PushClient {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+  private readonly fetchFn: typeof fetch;
+  private cached: { token: string; renewAt: number } | undefined;
+
+  constructor(
+    baseUrl: string,
+    private readonly options: PushClientOptions,
+  ) {
+    if (!/^https?:\/\//i.test(baseUrl))
+      throw new TypeError('ssepush: baseUrl must start with http:// or https://');
+    if (!options.secret && !options.publisherSecret && !options.token) {
+      throw new TypeError('ssepush: give "secret" (the server\'s JWT_SECRET) or a publisher "token"');
+    }
+    this.base = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.fetchFn = options.fetch ?? fetch;
+  }
+
+  /** Pushes `data` to one uid or several (every connection of each). */
+  push(to: Name | Name[], data: unknown, event = 'message'): Promise<PushResult> {
+    return this.send({ to, data, event });
+  }
+
+  /** Pushes `data` to everyone whose token names the group (or any of the groups). */
+  pushToGroup(group: Name | Name[], data: unknown, event = 'message'): Promise<PushResult> {
+    return this.send({ group, data, event });
+  }
+
+  /** Pushes `data` to every connection. */
+  broadcast(data: unknown, event = 'message'): Promise<PushResult> {
+    return this.send({ data, event });
+  }
+
+  /** Pushes one message with any mix of `to` and `group`. */
+  async send(message: PushMessage): Promise<PushResult> {
+    const body = await this.request('POST', '/push', message);
+    if (!isPushResult(body)) throw new PushError(200, 'bad_response', 'unexpected answer to POST /push');
+    return body;
+  }
+
+  /** Publishes 1–1000 messages in one request; all or none (one bad item fails the whole batch). */
+  async batch(messages: PushMessage[]): Promise<PushResult[]> {
+    const body = await this.request('POST', '/push', messages);
+    if (!Array.isArray(body) || !body.every(isPushResult)) {
+      throw new PushError(200, 'bad_response', 'unexpected answer to a batch POST /push');
+    }
+    return body;
+  }
+
+  /** Totals of uids and connections online, plus connections per uid for the uids asked. */
+  async online(uids: Name[] = []): Promise<OnlineResult> {
+    const q = new URLSearchParams();
+    for (const u of uids) q.append('uid', String(u));
+    const body = await this.request('GET', uids.length > 0 ? `/online?${q}` : '/online');
+    if (!isRecord(body) || typeof body.uids !== 'number' || typeof body.connections !== 'number') {
+      throw new PushError(200, 'bad_response', 'unexpected answer to GET /online');
+    }
+    return body as unknown as OnlineResult;
+  }
+
+  /** Connections of one uid (0 when offline). */
+  async connectionsOf(uid: Name): Promise<number> {
+    const r = await this.online([uid]);
+    return r.online?.[String(uid)] ?? 0;
+  }
+
+  /** A subscriber token for the page: `/events?token=…` or `ssepush.js`. Needs `secret`. */
+  subscriberToken(uid: Name, groups: Name[] = [], ttlSec = 3600): string {
+    if (!this.options.secret) throw new TypeError('ssepush: subscriberToken needs the "secret" option');
+    const payload: Record<string, unknown> = { sub: String(uid), ...this.claims(ttlSec) };
+    if (groups.length > 0) payload.groups = groups.map(String);
+    return signJwt(payload, this.options.secret);
+  }
+
+  private claims(ttlSec: number): Record<string, unknown> {
+    const now = Math.floor(Date.now() / 1000);
+    const c: Record<string, unknown> = { iat: now, exp: now + ttlSec };
+    if (this.options.issuer) c.iss = this.options.issuer;
+    if (this.options.audience) c.aud = this.options.audience;
+    return c;
+  }
+
+  private publisherToken(): string {
+    if (this.options.token) return this.options.token;
+    const now = Date.now() / 1000;
+    if (this.cached && now < this.cached.renewAt) return this.cached.token;
+    const ttl = this.options.publisherTtlSec ?? DEFAULT_PUBLISHER_TTL_SEC;
+    const secret = this.options.publisherSecret ?? this.options.secret!;
+    const token = signJwt({ scope: 'push', ...this.claims(ttl) }, secret);
+    this.cached = { token, renewAt: now + Math.max(1, ttl - RENEW_MARGIN_SEC) };
+    return token;
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.publisherToken()}`,
+      accept: 'application/json',
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchFn(`${this.base}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await res.text();
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      if (name === 'TimeoutError' || name === 'AbortError') {
+        throw new PushError(
+          0,
+          'timeout',
+          `${method} ${this.base}${path} took longer than ${this.timeoutMs} ms`,
+        );
+      }
+      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
+      throw new PushError(0, 'connection_failed', `cannot reach ${this.base}${cause}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new PushError(res.status, 'bad_response', `HTTP ${res.status} with a body that is not JSON`);
+    }
+    if (!res.ok) {
+      const code = isRecord(parsed) && typeof parsed.error === 'string' ? parsed.error : 'http_error';
+      const msg =
+        isRecord(parsed) && typeof parsed.message === 'string' ? parsed.message : `HTTP ${res.status}`;
+      throw new PushError(res.status, code, `${msg} (HTTP ${res.status} ${code})`);
+    }
+    return parsed;
+  }
+}
+
+function isPushResult(v: unknown): v is PushResult {
+  return (
+    isRecord(v) &&
+    typeof v.id === 'string' &&
+    typeof v.online === 'boolean' &&
+    typeof v.delivered === 'number'
+  );
+}

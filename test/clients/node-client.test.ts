@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PushClient, PushError, signJwt } from '../../src/client.js';
+import { openEvents, poll, ROOT, startServer, TEST_SECRET, type TestServer } from '../helpers.js';
+
+let s: TestServer;
+let client: PushClient;
+beforeAll(async () => {
+  s = await startServer();
+  client = new PushClient(s.url, { secret: TEST_SECRET });
+});
+afterAll(() => s.close());
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const addr = srv.address();
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+describe('Node PushClient against the real server', () => {
+  it('pushes to a uid with a subscriber token it minted, delivered over SSE', async () => {
+    const c = await openEvents(s.url, client.subscriberToken('n-u1'));
+    try {
+      await c.waitForId();
+      const r = await client.push('n-u1', { hello: 'world' }, 'greet');
+      expect(r).toMatchObject({ online: true, delivered: 1 });
+      expect(typeof r.id).toBe('string');
+      await c.waitForEvents(1);
+      expect(c.events[0]).toEqual({ id: r.id, event: 'greet', data: '{"hello":"world"}' });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('pushes to a numeric uid, a group and everyone, delivered over long-poll', async () => {
+    const token = client.subscriberToken(42, ['room-1'], 60);
+    const first = await poll(s.url, token);
+    const a = await client.push([42, 'nobody'], 'to-uid');
+    const b = await client.pushToGroup('room-1', { g: 1 });
+    const c = await client.broadcast(['all']);
+    const got = await poll(s.url, token, first.cursor, 2);
+    expect(got.messages.map((m) => [m.id, m.data])).toEqual([
+      [a.id, 'to-uid'],
+      [b.id, { g: 1 }],
+      [c.id, ['all']],
+    ]);
+    expect(b.online).toBe(false); // a waiting poll is online, but no poll was waiting then
+  });
+
+  it('publishes a batch in order and answers one result per message', async () => {
+    const token = client.subscriberToken('n-b', ['grp']);
+    const first = await poll(s.url, token);
+    const rs = await client.batch([
+      { to: 'n-b', data: 1 },
+      { group: 'grp', data: 2, event: 'x' },
+      { to: 'someone-else', data: 3 },
+    ]);
+    expect(rs).toHaveLength(3);
+    const got = await poll(s.url, token, first.cursor, 2);
+    expect(got.messages.map((m) => [m.id, m.event, m.data])).toEqual([
+      [rs[0]!.id, 'message', 1],
+      [rs[1]!.id, 'x', 2],
+    ]);
+  });
+
+  it('reports who is online', async () => {
+    const c = await openEvents(s.url, client.subscriberToken('n-on'));
+    try {
+      await c.waitForId();
+      const r = await client.online(['n-on', 'n-off']);
+      expect(r.online).toEqual({ 'n-on': 1, 'n-off': 0 });
+      expect(r.uids).toBeGreaterThanOrEqual(1);
+      expect(await client.connectionsOf('n-on')).toBe(1);
+      const totals = await client.online();
+      expect(totals.online).toBeUndefined();
+      expect(totals.connections).toBeGreaterThanOrEqual(1);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('turns an expired token into PushError 401 token_expired', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = signJwt({ scope: 'push', iat: now - 120, exp: now - 60 }, TEST_SECRET);
+    const err = await new PushClient(s.url, { token: expired }).broadcast(1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PushError);
+    expect(err).toMatchObject({ status: 401, code: 'token_expired' });
+  });
+
+  it('turns a bad request into PushError 400 with the server code', async () => {
+    const err = await client.push('u', 1, 'reset').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'bad_request' });
+  });
+
+  it('fails fast with connection_failed when the server is down', async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    const err = await new PushClient(`http://127.0.0.1:${port}`, { secret: TEST_SECRET, timeoutMs: 2000 })
+      .broadcast(1)
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 0, code: 'connection_failed' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('gives up after timeoutMs when the server never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((sock) => sockets.add(sock)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const addr = silent.address();
+    const port = addr !== null && typeof addr !== 'string' ? addr.port : 0;
+    try {
+      const started = Date.now();
+      const err = await new PushClient(`http://127.0.0.1:${port}`, { secret: TEST_SECRET, timeoutMs: 300 })
+        .broadcast(1)
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 0, code: 'timeout' });
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('is exported from the package as "." and "./client"', () => {
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
+      exports: Record<string, { types: string; default: string }>;
+    };
+    for (const key of ['.', './client']) {
+      expect(pkg.exports[key]).toEqual({ types: './dist/client.d.ts', default: './dist/client.js' });
+    }
+  });
+});
