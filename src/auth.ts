@@ -8,7 +8,7 @@ import { normalizeName } from './names.js';
 export interface Subscriber {
   readonly uid: string;
   readonly groups: readonly string[];
-  /** Token expiry in ms since the epoch, or `undefined` when the token has none. */
+  /** When the token stops being accepted (exp + clock tolerance), ms since the epoch; `undefined` without exp. */
   readonly expiresAt: number | undefined;
 }
 
@@ -74,7 +74,10 @@ export class Auth {
       if (name === undefined) throw forbidden('"groups" claim holds an invalid group name', 'bad_groups');
       if (!groups.includes(name)) groups.push(name);
     }
-    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+    // The stream ends when verification would start failing: at exp plus the tolerated skew
+    // (ending it earlier would make the client reconnect with a token we still accept, in a loop).
+    const expiresAt =
+      typeof payload.exp === 'number' ? (payload.exp + this.config.jwtClockToleranceSec) * 1000 : undefined;
     const sub: Subscriber = Object.freeze({ uid, groups: Object.freeze(groups), expiresAt });
     this.cache(this.subscribers, token, sub, expiresAt);
     return sub;
