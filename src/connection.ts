@@ -19,6 +19,12 @@ export interface PollAnswer {
   readonly reset?: true;
 }
 
+/**
+ * Most live messages queued on one connection while its replay is fetched. Past it the
+ * connection is closed like a slow client: it reconnects and replays, nothing is lost.
+ */
+export const MAX_PENDING = 10_000;
+
 /** Why the hub ended a connection. */
 export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'timeout' | 'answered';
 
@@ -55,7 +61,7 @@ export class SseConn extends Member {
   deliver(msg: Message): boolean {
     if (msg.seq <= this.lastSeq || this.closed) return false;
     if (this.pending) {
-      this.pending.push(msg);
+      if (this.pending.push(msg) > MAX_PENDING) this.onSlow(this);
       return true;
     }
     this.lastSeq = msg.seq;
