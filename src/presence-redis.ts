@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { unavailable } from './errors.js';
+import type { OnlineStats } from './hub.js';
+import type { Logger } from './logger.js';
+import { groupStream, type Targets, uidStream } from './message.js';
+import type { Presence } from './presence.js';
+import { PRESENCE_LUA, Script } from './redis-scripts.js';
+
+/** How often local changes are written to Redis, at most (connect/disconnect converge within it). */
+export const PRESENCE_FLUSH_MS = 250;
+/** How often a node proves it is alive even without changes. */
+export const PRESENCE_HEARTBEAT_MS = 5000;
+/** A node silent this long is dead: any live node removes its connections from the totals. */
+export const PRESENCE_DEAD_MS = 15_000;
+/** Fields per script call when a whole snapshot is written. */
+const CHUNK = 1000;
+
+const presenceScript = new Script(PRESENCE_LUA);
+
+export interface RedisPresenceOptions {
+  readonly client: Redis;
+  readonly prefix: string;
+  readonly log?: Logger | undefined;
+  /** Node id (random by default); only for tests. */
+  readonly nodeId?: string;
+  /** See `PRESENCE_DEAD_MS`. */
+  readonly deadMs?: number;
+}
+
+/**
+ * Cluster-wide presence. Each node keeps its counts per stream key (`u:<uid>`, `g:<group>`) in
+ * memory and writes changed counts to its own Redis hash every `PRESENCE_FLUSH_MS`; a Lua
+ * script keeps the cluster totals (`pres` hash, distinct `uids`, `conns`) in step with every
+ * node hash. A node that stops heart-beating for `PRESENCE_DEAD_MS` is reaped by the next live
+ * node's flush: its hash is subtracted from the totals and deleted.
+ *
+ * Exactness: per-uid counts, distinct uids and total connections are exact (up to the flush
+ * delay of other nodes; this node's own changes count at once). A push to several targets counts
+ * a connection that matches two of them twice (upper bound, capped at total connections): the
+ * nodes do not share connection identities.
+ */
+export class RedisPresence implements Presence {
+  readonly nodeId: string;
+  private readonly local = new Map<string, number>();
+  /** What Redis holds for this node, per field, as of the last successful write. */
+  private readonly flushed = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  private localConns = 0;
+  private flushedConns = 0;
+  /** Next write replaces this node's whole contribution (start, reaped, Redis wiped). */
+  private full = true;
+  private lastWrite = 0;
+  private writing = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly deadMs: number;
+
+  constructor(private readonly opts: RedisPresenceOptions) {
+    this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
+    this.deadMs = opts.deadMs ?? PRESENCE_DEAD_MS;
+    this.timer = setInterval(() => void this.tick(), PRESENCE_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  add(uid: string, groups: readonly string[]): void {
+    this.localConns++;
+    this.bump(uidStream(uid), 1);
+    for (const g of groups) this.bump(groupStream(g), 1);
+  }
+
+  remove(uid: string, groups: readonly string[]): void {
+    this.localConns--;
+    this.bump(uidStream(uid), -1);
+    for (const g of groups) this.bump(groupStream(g), -1);
+  }
+
+  async reach(targets: readonly Targets[]): Promise<number[]> {
+    const fields = new Set<string>();
+    for (const t of targets) {
+      for (const u of t.to) fields.add(uidStream(u));
+      for (const g of t.groups) fields.add(groupStream(g));
+    }
+    const list = [...fields];
+    const [counts, conns] = await this.read(list);
+    const byField = new Map<string, number>(list.map((f, i) => [f, counts[i]!]));
+    return targets.map((t) => {
+      if (t.to.length === 0 && t.groups.length === 0) return conns;
+      let n = 0;
+      for (const u of t.to) n += byField.get(uidStream(u)) ?? 0;
+      for (const g of t.groups) n += byField.get(groupStream(g)) ?? 0;
+      return Math.min(n, conns);
+    });
+  }
+
+  async online(uids?: readonly string[]): Promise<OnlineStats> {
+    const fields = (uids ?? []).map(uidStream);
+    const [counts, conns, distinct] = await this.read(fields);
+    const stats: OnlineStats = { uids: distinct, connections: conns };
+    if (!uids) return stats;
+    const online: Record<string, number> = {};
+    uids.forEach((u, i) => {
+      online[u] = counts[i]!;
+    });
+    return { ...stats, online };
+  }
+
+  /** Removes this node's connections from the totals (a clean shutdown) and stops writing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    if (this.opts.client.status !== 'ready') return;
+    await presenceScript.run(this.opts.client, this.args('leave', [])).catch(() => {});
+  }
+
+  /** Cluster counts for `fields`, total connections and distinct uids, with this node's unwritten changes applied. */
+  private async read(fields: readonly string[]): Promise<[number[], number, number]> {
+    const p = this.opts.prefix;
+    let r: [Error | null, unknown][] | null;
+    try {
+      const pipe = this.opts.client.pipeline();
+      if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields);
+      pipe.get(`${p}conns`).get(`${p}uids`);
+      r = await pipe.exec();
+    } catch {
+      r = null;
+    }
+    if (!r || r.some(([err]) => err)) throw unavailable('backend unavailable', 'backend_unavailable');
+    const values = fields.length > 0 ? (r[0]![1] as (string | null)[]) : [];
+    const counts = fields.map((f, i) => {
+      const n = Number(values[i] ?? 0) - (this.flushed.get(f) ?? 0) + (this.local.get(f) ?? 0);
+      return Math.max(0, n);
+    });
+    const off = fields.length > 0 ? 1 : 0;
+    const conns = Math.max(0, Number(r[off]![1] ?? 0) - this.flushedConns + this.localConns);
+    const distinct = Math.max(0, Number(r[off + 1]![1] ?? 0));
+    return [counts, conns, distinct];
+  }
+
+  private setFlushed(field: string, n: number): void {
+    if (field.startsWith('u:')) this.flushedConns += n - (this.flushed.get(field) ?? 0);
+    if (n > 0) this.flushed.set(field, n);
+    else this.flushed.delete(field);
+  }
+
+  private bump(field: string, d: number): void {
+    const n = (this.local.get(field) ?? 0) + d;
+    if (n > 0) this.local.set(field, n);
+    else this.local.delete(field);
+    this.dirty.add(field);
+  }
+
+  private args(mode: 'delta' | 'reset' | 'leave', pairs: readonly (string | number)[]): (string | number)[] {
+    return [this.opts.prefix, this.nodeId, this.deadMs, mode, ...pairs];
+  }
+
+  private async tick(): Promise<void> {
+    if (this.writing || this.closed || this.opts.client.status !== 'ready') return;
+    const due = Date.now() - this.lastWrite >= PRESENCE_HEARTBEAT_MS;
+    if (!this.full && this.dirty.size === 0 && !due) return;
+    this.writing = true;
+    try {
+      await this.write();
+      this.lastWrite = Date.now();
+    } catch (err) {
+      this.opts.log?.debug({ err }, 'presence write failed; retrying');
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async write(): Promise<void> {
+    const client = this.opts.client;
+    if (this.full) {
+      this.full = false;
+      this.dirty.clear();
+      for (const f of this.local.keys()) this.dirty.add(f);
+      this.flushed.clear();
+      this.flushedConns = 0;
+      await presenceScript.run(client, this.args('reset', [])).catch((err: unknown) => {
+        this.full = true;
+        throw err;
+      });
+    }
+    const fields = [...this.dirty];
+    this.dirty.clear();
+    try {
+      for (let i = 0; i === 0 || i < fields.length; i += CHUNK) {
+        const chunk = fields.slice(i, i + CHUNK).map((f) => [f, this.local.get(f) ?? 0] as const);
+        const known = await presenceScript.run(client, this.args('delta', chunk.flat()));
+        if (Number(known) === 0) {
+          // Reaped while unreachable, or Redis lost its data: write everything again.
+          this.full = true;
+          return;
+        }
+        for (const [f, n] of chunk) this.setFlushed(f, n);
+      }
+    } catch (err) {
+      for (const f of fields) this.dirty.add(f);
+      throw err;
+    }
+  }
+}

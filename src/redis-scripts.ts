@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * The Lua scripts of the Redis broker. Each runs atomically in Redis, which is what makes id
+ * assignment, history append and publish one step across any number of nodes.
+ *
+ * Keys (under the broker's prefix `P`, default `ssepush:`):
+ * - `P state`    hash {epoch, seq}: the epoch is created with HSETNX at first use, seq by
+ *                HINCRBY. One hash, so a wiped Redis loses both together and starts a new epoch.
+ * - `P h:<s>`    sorted set per stream, score = seq, member = the message record
+ *                `<seq> <timeMs> <header JSON>\n<data JSON>`; trimmed to HISTORY_SIZE, old
+ *                members dropped by HISTORY_TTL, the key itself PEXPIREd TTL after its newest.
+ * - `P last`     sorted set stream -> newest seq ever appended. Bounded to MAX_STREAMS by
+ *                dropping the least recently written stream; it also proves loss when `h:<s>`
+ *                has expired or been evicted as a whole.
+ * - `P ev`       hash stream -> newest seq evicted from that stream (length trim or TTL).
+ * - `P dropped`  newest seq of any stream forgotten by the MAX_STREAMS bound: a stream Redis
+ *                knows nothing about may have lost anything up to it.
+ * - `P msg`      the one pub/sub channel every node subscribes to.
+ */
+
+/** Shared Lua helpers, prepended to scripts that need them. */
+const HELPERS = `
+local P = ARGV[1]
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function raiseEv(stream, seq)
+  local ev = tonumber(redis.call('HGET', P .. 'ev', stream) or '0')
+  if tonumber(seq) > ev then redis.call('HSET', P .. 'ev', stream, seq) end
+end
+-- Drops members older than the TTL from the front of a stream, recording what was lost.
+local function expire(h, stream, ttl, now)
+  if ttl <= 0 then return end
+  while true do
+    local oldest = redis.call('ZRANGE', h, 0, 0, 'WITHSCORES')
+    if #oldest == 0 then return end
+    local t = tonumber(string.match(oldest[1], '^%d+ (%d+) '))
+    if t == nil or t > now - ttl then return end
+    redis.call('ZREM', h, oldest[1])
+    raiseEv(stream, oldest[2])
+  end
+end
+local function epochOf(candidate)
+  redis.call('HSETNX', P .. 'state', 'epoch', candidate)
+  return redis.call('HGET', P .. 'state', 'epoch')
+end
+local function seqOf()
+  return tonumber(redis.call('HGET', P .. 'state', 'seq') or '0')
+end
+`;
+
+/**
+ * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, count, then per message:
+ * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
+ */
+export const PUBLISH_LUA = `${HELPERS}
+local size = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local maxStreams = tonumber(ARGV[4])
+local epoch = epochOf(ARGV[5])
+local count = tonumber(ARGV[6])
+local now = nowMs()
+local nowText = string.format('%d', now)
+local out = {epoch, nowText}
+local i = 7
+for _ = 1, count do
+  local k = tonumber(ARGV[i])
+  i = i + 1
+  local seq = redis.call('HINCRBY', P .. 'state', 'seq', 1)
+  local seqText = string.format('%d', seq)
+  local rec = seqText .. ' ' .. nowText .. ' ' .. ARGV[i + k]
+  for s = i, i + k - 1 do
+    local stream = ARGV[s]
+    local h = P .. 'h:' .. stream
+    if redis.call('EXISTS', h) == 0 then
+      -- A stream whose key is gone lost everything up to its newest seq; a stream Redis has
+      -- forgotten (or never had) may have lost anything up to the dropped watermark.
+      local last = redis.call('ZSCORE', P .. 'last', stream)
+      local lost = last or redis.call('GET', P .. 'dropped')
+      if lost and tonumber(lost) > 0 then raiseEv(stream, lost) end
+    else
+      expire(h, stream, ttl, now)
+    end
+    redis.call('ZADD', h, seq, rec)
+    if redis.call('ZCARD', h) > size then
+      local popped = redis.call('ZPOPMIN', h)
+      raiseEv(stream, popped[2])
+    end
+    if ttl > 0 then redis.call('PEXPIRE', h, ttl) end
+    redis.call('ZADD', P .. 'last', seq, stream)
+  end
+  local extra = redis.call('ZCARD', P .. 'last') - maxStreams
+  if extra > 0 then
+    local gone = redis.call('ZPOPMIN', P .. 'last', extra)
+    local dropped = tonumber(redis.call('GET', P .. 'dropped') or '0')
+    for j = 1, #gone, 2 do
+      redis.call('DEL', P .. 'h:' .. gone[j])
+      redis.call('HDEL', P .. 'ev', gone[j])
+      if tonumber(gone[j + 1]) > dropped then dropped = tonumber(gone[j + 1]) end
+    end
+    redis.call('SET', P .. 'dropped', string.format('%d', dropped))
+  end
+  redis.call('PUBLISH', P .. 'msg', epoch .. ' ' .. rec)
+  out[#out + 1] = seqText
+  i = i + k + 1
+end
+return out
+`;
+
+/**
+ * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, stream_1..stream_n.
+ * Returns {epoch, seq, status, record...}; status is ok, epoch_changed, unknown_id or
+ * history_lost (records only when ok).
+ */
+export const REPLAY_LUA = `${HELPERS}
+local ttl = tonumber(ARGV[2])
+local after = tonumber(ARGV[3])
+local epoch = epochOf(ARGV[5])
+local seq = seqOf()
+local seqText = string.format('%d', seq)
+if ARGV[4] ~= epoch then return {epoch, seqText, 'epoch_changed'} end
+if after > seq then return {epoch, seqText, 'unknown_id'} end
+local lost = {epoch, seqText, 'history_lost'}
+local dropped = tonumber(redis.call('GET', P .. 'dropped') or '0')
+local now = nowMs()
+local out = {epoch, seqText, 'ok'}
+for s = 6, #ARGV do
+  local stream = ARGV[s]
+  local h = P .. 'h:' .. stream
+  local last = redis.call('ZSCORE', P .. 'last', stream)
+  if not last then
+    if dropped > after then return lost end
+  elseif redis.call('EXISTS', h) == 0 then
+    if tonumber(last) > after then return lost end
+  else
+    expire(h, stream, ttl, now)
+    if tonumber(redis.call('HGET', P .. 'ev', stream) or '0') > after then return lost end
+    local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
+    for _, r in ipairs(recs) do out[#out + 1] = r end
+  end
+end
+return out
+`;
+
+/** ARGV: prefix, epochCandidate. Returns {epoch, seq}. */
+export const POSITION_LUA = `${HELPERS}
+local epoch = epochOf(ARGV[2])
+return {epoch, string.format('%d', seqOf())}
+`;
+
+/** A Lua script run by SHA, loaded on first use or after Redis forgot it (restart, flush). */
+export class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, 0, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return client.eval(this.source, 0, ...args);
+    }
+  }
+}
+
+/**
+ * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`) -> connections cluster-wide,
+ * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> this node's
+ * count, `P nodes` sorted set node -> last write (Redis time, ms).
+ * ARGV: prefix, nodeId, deadMs, mode (delta | reset | leave), field_1, count_1, ...
+ * `delta` sets the node's absolute counts and returns 0 when the node is unknown (reaped or
+ * Redis wiped: the caller writes a full snapshot after a `reset`). Every call reaps dead nodes.
+ */
+export const PRESENCE_LUA = `${HELPERS}
+local node = ARGV[2]
+local deadMs = tonumber(ARGV[3])
+local mode = ARGV[4]
+local now = nowMs()
+local function adjust(field, d)
+  if d == 0 then return end
+  local total = redis.call('HINCRBY', P .. 'pres', field, d)
+  if total <= 0 then redis.call('HDEL', P .. 'pres', field) end
+  if string.sub(field, 1, 2) == 'u:' then
+    redis.call('INCRBY', P .. 'conns', d)
+    local before = total - d
+    if before <= 0 and total > 0 then redis.call('INCR', P .. 'uids') end
+    if before > 0 and total <= 0 then redis.call('DECR', P .. 'uids') end
+  end
+end
+local function forget(id)
+  local h = P .. 'node:' .. id
+  local all = redis.call('HGETALL', h)
+  for j = 1, #all, 2 do adjust(all[j], -tonumber(all[j + 1])) end
+  redis.call('DEL', h)
+  redis.call('ZREM', P .. 'nodes', id)
+end
+local known = 1
+if mode == 'reset' or mode == 'leave' then
+  forget(node)
+elseif not redis.call('ZSCORE', P .. 'nodes', node) then
+  known = 0
+else
+  local h = P .. 'node:' .. node
+  for i = 5, #ARGV, 2 do
+    local field = ARGV[i]
+    local n = tonumber(ARGV[i + 1])
+    local old = tonumber(redis.call('HGET', h, field) or '0')
+    if n > 0 then redis.call('HSET', h, field, n) else redis.call('HDEL', h, field) end
+    adjust(field, n - old)
+  end
+end
+if mode ~= 'leave' and known == 1 then redis.call('ZADD', P .. 'nodes', now, node) end
+local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. string.format('%d', now - deadMs))
+for _, id in ipairs(dead) do forget(id) end
+return known
+`;

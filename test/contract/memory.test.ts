@@ -1,0 +1,12 @@
+import { MemoryBroker } from '../../src/broker-memory.js';
+import { brokerContract } from './broker-contract.js';
+
+brokerContract('MemoryBroker', async (o) => {
+  const broker = new MemoryBroker({
+    size: o.size,
+    ttlMs: o.ttlMs,
+    maxStreams: o.maxStreams,
+    maxBytes: 64 * 1024 * 1024,
+  });
+  return { broker, close: () => broker.close() };
+});
