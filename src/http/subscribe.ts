@@ -30,6 +30,7 @@ export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPol
     res.writeHead(200, SSE_HEADERS);
     const conn = hub.openStream(sub, res, resumeId);
     res.on('close', () => hub.closeStream(conn));
+    if (req.socket.destroyed) hub.closeStream(conn);
   });
 
   router.get('/poll', (req: Request, res: Response) => {
@@ -49,5 +50,6 @@ export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPol
       res.type('application/json').send(body);
     });
     res.on('close', cancel);
+    if (req.socket.destroyed) cancel();
   });
 }
