@@ -1,0 +1,4 @@
+import * as SsePush from './ssepush.js';
+
+export * from './ssepush.js';
+export default SsePush;
