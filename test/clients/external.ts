@@ -6,6 +6,12 @@ import { spawn, spawnSync } from 'node:child_process';
 
 export const IN_CI = process.env.CI === 'true';
 
+/** Keeps an HTTP proxy from the environment away from the loopback server under test. */
+export const LOOPBACK_ENV: Record<string, string> = {
+  NO_PROXY: '127.0.0.1,localhost',
+  no_proxy: '127.0.0.1,localhost',
+};
+
 /** Why `cmd --version` cannot run here, or `undefined` when it can. */
 export function missing(cmd: string, args: string[] = ['--version']): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 15_000 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startServer, TEST_SECRET, type TestServer } from '../helpers.js';
-import { IN_CI, missing, runSuite } from './external.js';
+import { IN_CI, LOOPBACK_ENV, missing, runSuite } from './external.js';
 
 const why = missing('php') ?? missing('phpunit');
 
@@ -16,11 +16,15 @@ describe('PHP client (clients/php) against the real server', () => {
       if (IN_CI) throw new Error(`CI=true but the PHP runtime is missing: ${why}`);
       ctx.skip(`PHP client tests need php and phpunit: ${why}`);
     }
-    const run = await runSuite('phpunit', ['--bootstrap', 'tests/bootstrap.php', 'tests'], {
-      cwd: `${ROOT}clients/php`,
-      env: { SSEPUSH_URL: s!.url, SSEPUSH_SECRET: TEST_SECRET },
-      timeoutMs: 50_000,
-    });
+    const run = await runSuite(
+      'phpunit',
+      ['--do-not-cache-result', '--bootstrap', 'tests/bootstrap.php', 'tests'],
+      {
+        cwd: `${ROOT}clients/php`,
+        env: { ...LOOPBACK_ENV, SSEPUSH_URL: s!.url, SSEPUSH_SECRET: TEST_SECRET },
+        timeoutMs: 50_000,
+      },
+    );
     expect(run.code, run.output).toBe(0);
     // Everything ran against the server: only the curl run may skip, and only without php-curl.
     const curl = missing('php', ['-r', 'exit(extension_loaded("curl") ? 0 : 1);']);

@@ -1,0 +1,226 @@
+"""The push client: ``POST /push``, ``GET /online`` and subscriber tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from .jwt import sign_jwt
+
+Name = Union[str, int]
+Names = Union[Name, Sequence[Name]]
+
+_RENEW_MARGIN = 30
+_FIELDS = ("to", "group", "event", "data")
+_MISSING = object()
+
+
+class PushError(Exception):
+    """A call the server refused or could not answer.
+
+    ``status`` is the HTTP status (0 when no answer came) and ``code`` the server's ``error``
+    code (``token_expired``, ``bad_request``, ``too_large`` ...) or a client-side code:
+    ``connection_failed``, ``timeout``, ``bad_response``.
+    """
+
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class PushConnectionError(PushError):
+    """No answer: connection refused, DNS failure, or the timeout passed. Safe to retry later."""
+
+
+class PushClient:
+    """Publishes to an ssepush server. Give ``secret`` (the server's ``JWT_SECRET``) or ``token``.
+
+    :param base_url: e.g. ``http://127.0.0.1:8080``
+    :param secret: signs publisher tokens (unless ``publisher_secret``) and subscriber tokens
+    :param publisher_secret: the server's ``PUBLISHER_JWT_SECRET``, when it has one
+    :param token: a ready publisher token (scope ``push``) instead of signing one
+    :param issuer: the server's ``JWT_ISSUER``, put in minted tokens as ``iss``
+    :param audience: the server's ``JWT_AUDIENCE``, put in minted tokens as ``aud``
+    :param timeout: seconds to connect and for each read, default 5
+    :param publisher_ttl: lifetime of self-signed publisher tokens in seconds, default 300
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: Optional[str] = None,
+        *,
+        publisher_secret: Optional[str] = None,
+        token: Optional[str] = None,
+        issuer: Optional[str] = None,
+        audience: Optional[str] = None,
+        timeout: float = 5.0,
+        publisher_ttl: int = 300,
+    ) -> None:
+        if not re.match(r"^https?://", base_url, re.IGNORECASE):
+            raise ValueError("ssepush: base_url must start with http:// or https://")
+        if not (secret or publisher_secret or token):
+            raise ValueError("ssepush: give secret (the server's JWT_SECRET) or a publisher token")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._secret = secret
+        self._publisher_secret = publisher_secret or secret
+        self._token = token
+        self._issuer = issuer
+        self._audience = audience
+        self._publisher_ttl = publisher_ttl
+        self._cached: Optional[str] = None
+        self._renew_at = 0.0
+
+    # -- pushing ---------------------------------------------------------------------------
+
+    def push(self, to: Names, data: Any, event: str = "message") -> Dict[str, Any]:
+        """Pushes ``data`` (any JSON value) to one uid or a list of uids.
+
+        Returns the server's answer ``{"id": str, "online": bool, "delivered": int}``.
+        """
+        return self.send({"to": to, "data": data, "event": event})
+
+    def push_to_group(self, group: Names, data: Any, event: str = "message") -> Dict[str, Any]:
+        """Pushes ``data`` to every connection whose token names the group (or one of them)."""
+        return self.send({"group": group, "data": data, "event": event})
+
+    def broadcast(self, data: Any, event: str = "message") -> Dict[str, Any]:
+        """Pushes ``data`` to every connection."""
+        return self.send({"data": data, "event": event})
+
+    def send(self, message: Mapping[str, Any]) -> Dict[str, Any]:
+        """Pushes one message given as a mapping with ``data`` and any of ``to``, ``group``, ``event``."""
+        answer = self._request("POST", "/push", _message(message))
+        if not _is_result(answer):
+            raise PushError("ssepush: unexpected answer to POST /push", 200, "bad_response")
+        return answer
+
+    def batch(self, messages: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+        """Publishes 1-1000 messages in one request, all or none; one result per message."""
+        items = [_message(m) for m in messages]
+        answer = self._request("POST", "/push", items)
+        if not isinstance(answer, list) or len(answer) != len(items) or not all(map(_is_result, answer)):
+            raise PushError("ssepush: unexpected answer to a batch POST /push", 200, "bad_response")
+        return answer
+
+    # -- presence --------------------------------------------------------------------------
+
+    def online(self, uids: Sequence[Name] = ()) -> Dict[str, Any]:
+        """Totals ``{"uids", "connections"}``; with uids also ``"online": {uid: connections}``."""
+        query = urllib.parse.urlencode([("uid", str(u)) for u in uids])
+        answer = self._request("GET", f"/online?{query}" if query else "/online", None)
+        if not isinstance(answer, dict) or "uids" not in answer or "connections" not in answer:
+            raise PushError("ssepush: unexpected answer to GET /online", 200, "bad_response")
+        return answer
+
+    def is_online(self, uid: Name) -> bool:
+        """Whether ``uid`` has at least one open connection right now."""
+        return self.online([uid]).get("online", {}).get(str(uid), 0) > 0
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def subscriber_token(self, uid: Name, groups: Sequence[Name] = (), ttl: int = 3600) -> str:
+        """A subscriber token for the page (``/events?token=...`` or ssepush.js).
+
+        ``uid`` becomes the token's ``sub``; ``groups`` decide which ``push_to_group`` calls it
+        receives; the stream closes after ``ttl`` seconds and the page reconnects with a new one.
+        """
+        if not self._secret:
+            raise RuntimeError("ssepush: subscriber_token() needs the secret")
+        if ttl <= 0:
+            raise ValueError("ssepush: ttl must be > 0 seconds")
+        payload: Dict[str, Any] = {"sub": str(uid), **self._claims(ttl)}
+        if groups:
+            payload["groups"] = [str(g) for g in groups]
+        return sign_jwt(payload, self._secret)
+
+    def _claims(self, ttl: int) -> Dict[str, Any]:
+        now = int(time.time())
+        claims: Dict[str, Any] = {"iat": now, "exp": now + ttl}
+        if self._issuer:
+            claims["iss"] = self._issuer
+        if self._audience:
+            claims["aud"] = self._audience
+        return claims
+
+    def _publisher_token(self) -> str:
+        if self._token:
+            return self._token
+        now = time.time()
+        if self._cached is None or now >= self._renew_at:
+            assert self._publisher_secret is not None
+            claims = {"scope": "push", **self._claims(self._publisher_ttl)}
+            self._cached = sign_jwt(claims, self._publisher_secret)
+            self._renew_at = now + max(1, self._publisher_ttl - _RENEW_MARGIN)
+        return self._cached
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: Any) -> Any:
+        url = self.base_url + path
+        headers = {"Authorization": f"Bearer {self._publisher_token()}", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            try:
+                data = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"ssepush: data is not JSON-serializable: {e}") from e
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as res:
+                status, text = res.status, res.read()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read()
+            e.close()
+        except urllib.error.URLError as e:
+            code = "timeout" if isinstance(e.reason, (socket.timeout, TimeoutError)) else "connection_failed"
+            raise PushConnectionError(f"ssepush: {method} {url} failed: {e.reason}", 0, code) from e
+        except (socket.timeout, TimeoutError) as e:
+            raise PushConnectionError(f"ssepush: {method} {url} timed out after {self.timeout}s", 0, "timeout") from e
+        except OSError as e:
+            raise PushConnectionError(f"ssepush: {method} {url} failed: {e}", 0, "connection_failed") from e
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            raise PushError(f"ssepush: HTTP {status} with a body that is not JSON", status, "bad_response") from None
+        if status < 200 or status >= 300:
+            err = answer if isinstance(answer, dict) else {}
+            code = err.get("error") if isinstance(err.get("error"), str) else "http_error"
+            why = err.get("message") if isinstance(err.get("message"), str) else f"HTTP {status}"
+            raise PushError(f"ssepush: {why} (HTTP {status} {code})", status, code)
+        return answer
+
+
+def _message(message: Mapping[str, Any]) -> Dict[str, Any]:
+    unknown = set(message) - set(_FIELDS)
+    if unknown:
+        raise ValueError(f"ssepush: unknown message field(s): {', '.join(sorted(unknown))}")
+    if "data" not in message:
+        raise ValueError('ssepush: a message needs "data"')
+    out: Dict[str, Any] = {}
+    for key in _FIELDS:
+        value = message.get(key, _MISSING)
+        if value is _MISSING or (value is None and key != "data"):
+            continue
+        if key in ("to", "group") and isinstance(value, (list, tuple, set, frozenset)):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def _is_result(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("id"), str)
+        and isinstance(value.get("online"), bool)
+        and isinstance(value.get("delivered"), int)
+    )
