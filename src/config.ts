@@ -53,6 +53,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** Redis URL (`REDIS_URL`); unset = in-memory single process. */
   readonly redisUrl: string | undefined;
+  /** Processes sharing the port on this machine (`WORKERS`, default 1); above 1 needs `REDIS_URL`. */
+  readonly workers: number;
   /** pino level (`LOG_LEVEL`, default info). */
   readonly logLevel: string;
   readonly production: boolean;
@@ -144,6 +146,12 @@ export function loadConfig(env: Env = process.env): Config {
   const redisUrl = env.REDIS_URL || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
     throw new ConfigError('REDIS_URL must start with redis://');
+  const workers = int(env, 'WORKERS', 1, 1, 64);
+  if (workers > 1 && !redisUrl) {
+    throw new ConfigError(
+      'WORKERS above 1 needs REDIS_URL: workers share ids, history and fan-out through Redis',
+    );
+  }
 
   return Object.freeze({
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -172,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     corsOrigins: Object.freeze(corsOrigins),
     redisUrl,
+    workers,
     logLevel,
     production,
   });

@@ -11,11 +11,12 @@ import {
   type SseSink,
 } from './connection.js';
 import { limited, unavailable } from './errors.js';
-import { parseId } from './ids.js';
+import { formatId, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Message, PublishInput, Targets } from './message.js';
 import { streamsOfSubscriber } from './message.js';
 import type { Metrics } from './metrics.js';
+import { clusterAbilities, type Presence } from './presence.js';
 
 /** Most messages in one long-poll answer; the client polls again at once when it got any. */
 export const POLL_BATCH_MAX = 100;
@@ -54,6 +55,10 @@ export class Hub {
   private head: string | undefined;
   private headSeq = 0;
   private accepting = true;
+  /** Cluster-wide presence (Redis mode); memory mode counts this hub's own indexes. */
+  private readonly presence: Presence | undefined;
+  /** Epoch of the newest message fanned out: a different one means history was wiped. */
+  private liveEpoch: string | undefined;
 
   constructor(
     private readonly config: Config,
@@ -62,6 +67,9 @@ export class Hub {
     private readonly log: Logger,
   ) {
     broker.subscribe((m) => this.fanOut(m));
+    const cluster = clusterAbilities(broker);
+    this.presence = cluster?.presence;
+    cluster?.onResync(() => this.resync());
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
     this.expiryTimer = setInterval(() => this.expire(), 1000);
@@ -69,6 +77,7 @@ export class Hub {
     broker.position().then(
       (p) => {
         if (this.head === undefined) this.setHead(p);
+        this.liveEpoch ??= parseId(p)?.epoch;
       },
       () => {},
     );
@@ -244,10 +253,18 @@ export class Hub {
     if (!this.broker.healthy) throw unavailable('backend unavailable', 'backend_unavailable');
     const messages = await this.broker.publish(inputs);
     this.metrics?.published.inc(messages.length);
-    return messages.map((m) => {
-      const delivered = this.reach(m);
+    const local = () => messages.map((m) => this.reach(m));
+    // The messages are accepted at this point: a failed presence read must not turn into an error.
+    const counts = this.presence ? await this.presence.reach(messages).catch(local) : local();
+    return messages.map((m, i) => {
+      const delivered = counts[i]!;
       return { id: m.id, online: delivered > 0, delivered };
     });
+  }
+
+  /** Presence across the deployment (`GET /online`): the cluster in Redis mode, else `online`. */
+  async clusterOnline(uids?: readonly string[]): Promise<OnlineStats> {
+    return this.presence ? this.presence.online(uids) : this.online(uids);
   }
 
   /** Connections of this process addressed by `t`, each counted once. */
@@ -274,6 +291,9 @@ export class Hub {
   }
 
   private fanOut(m: Message): void {
+    const epoch = parseId(m.id)?.epoch;
+    if (this.liveEpoch !== undefined && epoch !== this.liveEpoch) this.epochChanged(m);
+    this.liveEpoch = epoch;
     this.setHead(m.id, m.seq);
     let n = 0;
     if (m.to.length === 0 && m.groups.length === 0) {
@@ -293,6 +313,44 @@ export class Hub {
   }
 
   /**
+   * The backend's history was wiped (a flushed Redis) while connections were live: their seq
+   * positions belong to the old epoch. Each live stream gets a `reset` at the new position just
+   * before `m` and continues from there; streams still replaying and waiting polls are ended so
+   * they resume (and get their reset) against the new epoch.
+   */
+  private epochChanged(m: Message): void {
+    const position = formatId(parseId(m.id)?.epoch ?? '', m.seq - 1);
+    this.log.warn({ position }, 'history epoch changed; live connections reset');
+    const reset = `id:${position}\nevent:reset\ndata:{"reason":"epoch_changed"}\n\n`;
+    for (const c of [...this.all]) {
+      if (c instanceof SseConnClass) {
+        if (c.pending !== null) {
+          this.closeStream(c, 'shutdown');
+          continue;
+        }
+        this.metrics?.resets.inc({ reason: 'epoch_changed' });
+        c.write(reset);
+        c.lastSeq = m.seq - 1;
+      } else if (c instanceof PollConn) {
+        this.finishPoll(c, { messages: [], cursor: position, reset: true });
+      }
+    }
+  }
+
+  /**
+   * Live fan-out may have missed messages (the broker's subscription was re-established after
+   * an outage): streams end so their clients reconnect and replay from their last id; waiting
+   * polls answer what they have, and the next poll replays.
+   */
+  private resync(): void {
+    this.log.info({ connections: this.all.size }, 'fan-out resync: ending live connections');
+    for (const c of [...this.all]) {
+      if (c instanceof SseConnClass) this.closeStream(c, 'shutdown');
+      else if (c instanceof PollConn && c.cursor !== '') this.finishPoll(c);
+    }
+  }
+
+  /**
    * One timer for all streams. Live streams also get the newest position as a bare `id:`: they
    * have received everything up to it, and a later resume from there needs less history.
    */
@@ -305,6 +363,7 @@ export class Hub {
 
   private add(c: Member): void {
     this.all.add(c);
+    this.presence?.add(c.uid, c.sub.groups);
     addTo(this.byUid, c.uid, c);
     for (const g of c.sub.groups) addTo(this.byGroup, g, c);
     const exp = c.sub.expiresAt;
@@ -312,7 +371,8 @@ export class Hub {
   }
 
   private remove(c: Member): void {
-    this.all.delete(c);
+    if (!this.all.delete(c)) return;
+    this.presence?.remove(c.uid, c.sub.groups);
     removeFrom(this.byUid, c.uid, c);
     for (const g of c.sub.groups) removeFrom(this.byGroup, g, c);
     const exp = c.sub.expiresAt;

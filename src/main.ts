@@ -1,7 +1,9 @@
+import cluster from 'node:cluster';
 import { mintToken } from './auth.js';
-import type { Broker } from './broker.js';
+import { createRedisBroker } from './broker-redis.js';
+import { runPrimary, workersFlag } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { SsePushServer } from './server.js';
 
 /** Prints ready-to-use tokens and a curl command when running with a generated secret. */
@@ -24,16 +26,10 @@ function printDemo(config: Config, port: number): void {
   );
 }
 
-async function createBroker(config: Config): Promise<Broker | undefined> {
-  if (!config.redisUrl) return undefined;
-  const path = './broker-redis.js'; // loaded only in Redis mode
-  const mod = (await import(path)) as { createRedisBroker(c: Config): Promise<Broker> };
-  return mod.createRedisBroker(config);
-}
-
 async function main(): Promise<void> {
   let config: Config;
   try {
+    workersFlag(process.argv.slice(2), process.env);
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -42,12 +38,17 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
-  const broker = await createBroker(config);
+  let log: Logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary(config, log, (port) => config.demo && printDemo(config, port));
+    return;
+  }
+  if (cluster.worker) log = log.child({ worker: cluster.worker.id });
+  const broker = config.redisUrl ? await createRedisBroker(config, log) : undefined;
   const server = new SsePushServer(config, { logger: log, ...(broker ? { broker } : {}) });
   const port = await server.listen();
   log.info({ port, host: config.host, backend: config.redisUrl ? 'redis' : 'memory' }, 'listening');
-  if (config.demo) printDemo(config, port);
+  if (config.demo && !cluster.worker) printDemo(config, port);
 
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');

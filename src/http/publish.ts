@@ -62,10 +62,10 @@ export function publishRoutes(
     },
   );
 
-  router.get('/online', requirePublisher, (req: Request, res: Response) => {
+  router.get('/online', requirePublisher, async (req: Request, res: Response) => {
     const raw = req.query.uid;
     if (raw === undefined) {
-      res.json(hub.online());
+      res.json(await hub.clusterOnline());
       return;
     }
     const list = Array.isArray(raw) ? raw : [raw];
@@ -75,6 +75,6 @@ export function publishRoutes(
       if (n === undefined) throw badRequest('uid must be 1-128 characters without control characters');
       return n;
     });
-    res.json(hub.online(uids));
+    res.json(await hub.clusterOnline(uids));
   });
 }
