@@ -61,7 +61,7 @@ function onEvent(c: Conn, event: string, data: string, t: number): void {
   if (typeof p.k !== 'string' || typeof p.n !== 'number') return;
   const key = `${p.k}:${p.n}`;
   if (c.got) {
-    if (p.k === 'w' || p.k === 'b' || p.k === 'u' || c.got.has(key)) {
+    if ((p.k !== 's' && p.k !== 't') || c.got.has(key)) {
       stormDups++;
       return;
     }
