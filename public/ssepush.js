@@ -315,8 +315,11 @@
 
     async pollLoop() {
       let refreshed = false;
+      // The first request of a (re)connection does not wait: it confirms the server accepts us
+      // (state `open`) and fetches what was missed at once.
+      let first = true;
       while (!this.closed && this.transport === 'poll') {
-        const params = { timeout: this.o.pollTimeout };
+        const params = { timeout: first ? 0 : this.o.pollTimeout };
         if (this.c.lastId !== undefined) params.cursor = this.c.lastId;
         const r = await this.get('/poll', params, (this.o.pollTimeout + 15) * 1000);
         if (this.closed) return;
@@ -328,6 +331,7 @@
         }
         if (r.status !== 200 || !isPollBody(r.body)) throw new HttpError(r.status, 'GET /poll');
         refreshed = false;
+        first = false;
         this.failures = 0;
         if (this.c.state !== 'open' || this.c.transport !== 'poll') {
           this.everOpen = true;

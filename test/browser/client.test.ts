@@ -1,0 +1,295 @@
+/**
+ * ssepush.js in a real browser against the real server: delivery on each transport, fallback,
+ * reloads, resets, token refresh, and tabs sharing one connection. Every wait is on a condition.
+ */
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { SsePushServer } from '../../src/server.js';
+import { startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
+import {
+  clientState,
+  connectionsOf,
+  describeBrowser,
+  type FixtureWindow,
+  launchBrowser,
+  openClient,
+  pushTo,
+  receivedIds,
+  receivedMessages,
+  resets,
+  serveFixtures,
+  waitFor,
+  waitOpen,
+} from './browser.js';
+
+/** Quick retries so failure paths finish in well under a second. */
+const FAST = JSON.stringify({ minRetryDelay: 100, maxRetryDelay: 1000 });
+
+describeBrowser('browser client (ssepush.js)', () => {
+  let browser: Browser;
+  let server: TestServer;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    [browser, server] = await Promise.all([
+      launchBrowser(),
+      startServer({ JWT_CLOCK_TOLERANCE_SECONDS: '0' }),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext();
+    await serveFixtures(context, server.url);
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  /** Pushes `n` messages to `uid`, one after the other, and returns their ids. */
+  async function pushMany(uid: string, n: number, from = 0): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) ids.push(await pushTo(server.url, { to: uid, data: { i: from + i } }));
+    return ids;
+  }
+
+  it('delivers over SSE, parsed, in order, for the event names it listens to', async () => {
+    const page = await openClient(context, server.url, { token: subToken('b-sse'), events: 'chat' });
+    await waitOpen(page, { transport: 'sse' });
+    const a = await pushTo(server.url, { to: 'b-sse', data: { text: 'hi', n: 1 } });
+    await pushTo(server.url, { to: 'b-sse', event: 'unheard', data: 1 });
+    const b = await pushTo(server.url, { to: 'b-sse', event: 'chat', data: ['x', 2] });
+    const c = await pushTo(server.url, { data: 'to everyone' });
+    await waitFor(
+      () => receivedIds(page),
+      (ids) => ids.length >= 3,
+      '3 messages',
+    );
+    expect(await receivedMessages(page)).toEqual([
+      { id: a, event: 'message', data: { text: 'hi', n: 1 } },
+      { id: b, event: 'chat', data: ['x', 2] },
+      { id: c, event: 'message', data: 'to everyone' },
+    ]);
+  });
+
+  it('delivers over forced long-poll', async () => {
+    const page = await openClient(context, server.url, { token: subToken('b-poll'), transport: 'poll' });
+    await waitOpen(page, { transport: 'poll' });
+    const ids = await pushMany('b-poll', 5);
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= 5,
+      '5 messages',
+    );
+    expect(await receivedIds(page)).toEqual(ids);
+    expect((await receivedMessages(page)).map((m) => m.data)).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+  });
+
+  it('switches to long-poll by itself when streams keep failing (a buffering proxy)', async () => {
+    await context.route(`${server.url}/events**`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/plain', body: 'buffered by a proxy' }),
+    );
+    const page = await openClient(context, server.url, { token: subToken('b-fallback'), opts: FAST });
+    await waitOpen(page, { transport: 'poll' });
+    const ids = await pushMany('b-fallback', 3);
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= 3,
+      '3 messages',
+    );
+    expect(await receivedIds(page)).toEqual(ids);
+  });
+
+  it('loses nothing and repeats nothing while the page reloads during pushes', async () => {
+    const uid = 'b-reload';
+    const page = await openClient(context, server.url, { token: subToken(uid) });
+    await waitOpen(page);
+    const pushed: string[] = [];
+    let stop = false;
+    const pusher = (async () => {
+      for (let i = 0; i < 400 && !stop; i++) {
+        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      for (let k = 1; k <= 3; k++) {
+        const before = pushed.length;
+        await waitFor(
+          () => pushed.length,
+          (n) => n >= before + 10,
+          'pushes',
+        );
+        await page.reload();
+        await waitOpen(page);
+      }
+      await waitFor(
+        () => pushed.length,
+        (n) => n >= 60,
+        'pushes',
+      );
+    } finally {
+      stop = true;
+      await pusher;
+    }
+    const got = await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= pushed.length,
+      `${pushed.length} messages`,
+    );
+    expect(got).toEqual(pushed);
+  });
+
+  it('surfaces a reset when the server lost history (restart), then continues live', async () => {
+    const env = { JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' };
+    const first = new SsePushServer(loadConfig(env));
+    const port = await first.listen(0, '127.0.0.1');
+    const origin = `http://127.0.0.1:${port}`;
+    let second: SsePushServer | undefined;
+    try {
+      await serveFixtures(context, origin);
+      const page = await openClient(context, origin, { token: subToken('b-reset'), opts: FAST });
+      await waitOpen(page);
+      const before = await pushTo(origin, { to: 'b-reset', data: 'before' });
+      await waitFor(
+        () => receivedIds(page),
+        (r) => r.length === 1,
+        'first message',
+      );
+      await first.close();
+      second = new SsePushServer(loadConfig(env));
+      await second.listen(port, '127.0.0.1');
+      const [reset] = await waitFor(
+        () => resets(page),
+        (r) => r.length === 1,
+        'a reset',
+      );
+      expect(reset?.reason).toBe('epoch_changed');
+      await waitOpen(page);
+      const after = await pushTo(origin, { to: 'b-reset', data: 'after' });
+      await waitFor(
+        () => receivedIds(page),
+        (r) => r.length === 2,
+        'message after the reset',
+      );
+      expect(await receivedIds(page)).toEqual([before, after]);
+    } finally {
+      await first.close();
+      await second?.close();
+    }
+  });
+
+  it('refreshes an expiring token with getToken() and resumes without loss', async () => {
+    const uid = 'b-expiry';
+    let minted = 0;
+    await context.exposeFunction('__mintToken', () => {
+      minted++;
+      return subToken(uid, { ttlSec: 3600 });
+    });
+    const page = await openClient(context, server.url, {
+      token: subToken(uid, { ttlSec: 2 }),
+      refresh: '1',
+      opts: FAST,
+    });
+    await waitOpen(page, { transport: 'sse' });
+    const pushed: string[] = [];
+    // Push across the expiry: before it, while the stream is down, and after the refresh.
+    while (minted === 0 || pushed.length < 5) {
+      pushed.push(await pushTo(server.url, { to: uid, data: pushed.length }));
+      await new Promise((r) => setTimeout(r, 100));
+      if (pushed.length > 80) throw new Error('the token was never refreshed');
+    }
+    pushed.push(...(await pushMany(uid, 3)));
+    const got = await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= pushed.length,
+      'all messages',
+    );
+    expect(got).toEqual(pushed);
+    expect(minted).toBe(1);
+    const states = await page.evaluate(() =>
+      (window as unknown as FixtureWindow).__states.map((s) => s.state),
+    );
+    expect(states).toContain('reconnecting');
+    expect((await clientState(page)).state).toBe('open');
+  });
+
+  it('shares one server connection between two tabs, and the next tab takes over without loss', async () => {
+    const uid = 'b-tabs';
+    const token = subToken(uid);
+    const first = await openClient(context, server.url, { token });
+    await waitOpen(first, { role: 'leader' });
+    const second = await openClient(context, server.url, { token });
+    await waitOpen(second, { role: 'follower' });
+    await waitFor(
+      () => connectionsOf(server.url, uid),
+      (n) => n === 1,
+      'one connection',
+    );
+    const early = await pushMany(uid, 3);
+    await waitFor(
+      () => receivedIds(second),
+      (r) => r.length >= 3,
+      'relayed messages',
+    );
+    expect(await receivedIds(first)).toEqual(early);
+    expect(await receivedIds(second)).toEqual(early);
+    expect(await connectionsOf(server.url, uid)).toBe(1);
+
+    // Close the leader while messages keep coming; the follower takes over from its last id.
+    const pushed = [...early];
+    let stop = false;
+    const pusher = (async () => {
+      for (let i = 0; i < 300 && !stop; i++) {
+        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      await waitFor(
+        () => pushed.length,
+        (n) => n >= 15,
+        'pushes',
+      );
+      await first.close();
+      await waitOpen(second, { role: 'leader' });
+      const at = pushed.length;
+      await waitFor(
+        () => pushed.length,
+        (n) => n >= at + 10,
+        'pushes',
+      );
+    } finally {
+      stop = true;
+      await pusher;
+    }
+    const got = await waitFor(
+      () => receivedIds(second),
+      (r) => r.length >= pushed.length,
+      `${pushed.length} messages`,
+    );
+    expect(got).toEqual(pushed);
+    await waitFor(
+      () => connectionsOf(server.url, uid),
+      (n) => n === 1,
+      'one connection after takeover',
+    );
+  });
+
+  it('keeps one connection per tab when sharing is turned off', async () => {
+    const uid = 'b-noshare';
+    const token = subToken(uid);
+    const a = await openClient(context, server.url, { token, share: '0' });
+    const b = await openClient(context, server.url, { token, share: '0' });
+    await waitOpen(a, { role: 'solo' });
+    await waitOpen(b, { role: 'solo' });
+    await waitFor(
+      () => connectionsOf(server.url, uid),
+      (n) => n === 2,
+      'two connections',
+    );
+  });
+});
