@@ -56,8 +56,8 @@ export class RedisBroker implements Broker {
   private subscribed = false;
   private wasDown = false;
   private closed = false;
-  /** The epoch this process proposes when Redis has none (first use, or a wiped Redis). */
-  private readonly candidate = newEpoch();
+  /** Random part of the epoch this process creates when Redis has none (first use, or wiped). */
+  private readonly candidate = newEpoch().slice(0, 8);
   private readonly onMessage = (channel: string, text: string) => this.receive(channel, text);
   private readonly onSubReady = () => void this.resubscribe();
   private readonly onSubClose = () => {

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
  * assignment, history append and publish one step across any number of nodes.
  *
  * Keys (under the broker's prefix `P`, default `ssepush:`):
- * - `P state`    hash {epoch, seq}: the epoch is created with HSETNX at first use, seq by
+ * - `P state`    hash {epoch, seq}: the epoch is created at first use (random + clock), seq by
  *                HINCRBY. One hash, so a wiped Redis loses both together and starts a new epoch.
  * - `P h:<s>`    sorted set per stream, score = seq, member = the message record
  *                `<seq> <timeMs> <header JSON>\n<data JSON>`; trimmed to HISTORY_SIZE, old
@@ -43,9 +43,15 @@ local function expire(h, stream, ttl, now)
     raiseEv(stream, oldest[2])
   end
 end
+-- A new epoch is the caller's random candidate plus Redis' clock in microseconds, so a node
+-- that recreates the epoch after a wipe never reuses one.
 local function epochOf(candidate)
-  redis.call('HSETNX', P .. 'state', 'epoch', candidate)
-  return redis.call('HGET', P .. 'state', 'epoch')
+  local e = redis.call('HGET', P .. 'state', 'epoch')
+  if e then return e end
+  local t = redis.call('TIME')
+  e = candidate .. string.format('%x', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('HSET', P .. 'state', 'epoch', e)
+  return e
 end
 local function seqOf()
   return tonumber(redis.call('HGET', P .. 'state', 'seq') or '0')
