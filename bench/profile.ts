@@ -1,0 +1,159 @@
+/**
+ * Profiles ssepush under the benchmark workloads: a CPU profile (`node --cpu-prof`) of N
+ * connections receiving broadcasts and unicast pushes, and a heap snapshot with N idle
+ * connections, each summarised (self time per function / package; retained objects per
+ * constructor, with counts per connection).
+ *
+ *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both]
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fmt, parseArgs, sleep } from './lib/measure.js';
+import { ClientPool } from './lib/pool.js';
+import { OUT, startSsepush } from './lib/targets.js';
+import { broadcast, openIdle, unicast } from './lib/workloads.js';
+
+const args = parseArgs(process.argv.slice(2));
+const N = Number(args.get('n') ?? 5000);
+const what = args.get('what') ?? 'both';
+const DIR = `${OUT}/prof`;
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a function lives: our source, a dependency, or Node itself. */
+function area(url: string): string {
+  if (url === '') return '(native/vm)';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?/, 'node:').split('/')[0]!;
+  const src = /bench\/out\/build\/(.*)$/.exec(url);
+  if (src) return `ssepush ${src[1]}`;
+  return url;
+}
+
+function summariseCpu(file: string): void {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const self = new Map<number, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const id = p.samples[i]!;
+    self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const byFn = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  for (const n of p.nodes) {
+    const us = self.get(n.id) ?? 0;
+    if (us === 0) continue;
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${area(f.url)}:${f.lineNumber + 1}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + us);
+    const a = f.url === '' ? f.functionName || '(native)' : area(f.url);
+    byArea.set(a, (byArea.get(a) ?? 0) + us);
+  }
+  const top = (m: Map<string, number>, k: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, us]) => `  ${fmt((100 * us) / total, 3).padStart(6)}%  ${name}`)
+      .join('\n');
+  process.stdout.write(`\nCPU profile ${file}: ${fmt(total / 1000)} ms sampled\n`);
+  process.stdout.write(`self time by package/area:\n${top(byArea, 20)}\n`);
+  process.stdout.write(`self time by function:\n${top(byFn, 30)}\n`);
+}
+
+interface Snapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]] }; node_count: number };
+  nodes: number[];
+  strings: string[];
+}
+
+function summariseHeap(file: string, n: number): void {
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const fields = s.snapshot.meta.node_fields;
+  const width = fields.length;
+  const fType = fields.indexOf('type');
+  const fName = fields.indexOf('name');
+  const fSize = fields.indexOf('self_size');
+  const types = s.snapshot.meta.node_types[0];
+  const agg = new Map<string, { count: number; bytes: number }>();
+  for (let i = 0; i < s.nodes.length; i += width) {
+    const type = types[s.nodes[i + fType]!]!;
+    let name =
+      type === 'object' || type === 'native' || type === 'closure' ? s.strings[s.nodes[i + fName]!]! : '';
+    if (name.length > 60) name = `${name.slice(0, 57)}...`;
+    const key = `${type} ${name}`.trim();
+    const a = agg.get(key) ?? { count: 0, bytes: 0 };
+    a.count++;
+    a.bytes += s.nodes[i + fSize]!;
+    agg.set(key, a);
+  }
+  const rows = [...agg.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 35);
+  process.stdout.write(`\nheap snapshot ${file} with ${n} connections: top self sizes\n`);
+  process.stdout.write('  bytes/conn  count/conn  kind\n');
+  for (const [k, a] of rows) {
+    process.stdout.write(`  ${fmt(a.bytes / n).padStart(10)}  ${fmt(a.count / n).padStart(10)}  ${k}\n`);
+  }
+}
+
+function newest(ext: string): string {
+  const files = readdirSync(DIR).filter((f) => f.endsWith(ext));
+  files.sort();
+  if (files.length === 0) throw new Error(`no ${ext} written in ${DIR}`);
+  return `${DIR}/${files[files.length - 1]}`;
+}
+
+async function cpu(): Promise<void> {
+  const t = await startSsepush({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', DIR] });
+  const pool = ClientPool.start(N);
+  try {
+    await openIdle(t, pool, N);
+    await broadcast(t, pool, N, 10);
+    await unicast(t, pool, { uids: N, pushes: 5000, lanes: 16, batch: 1, kind: 'u' });
+    await unicast(t, pool, { uids: N, pushes: 20_000, lanes: 4, batch: 100, kind: 'v' });
+  } finally {
+    await pool.close();
+    await t.stop();
+  }
+  summariseCpu(newest('.cpuprofile'));
+}
+
+async function heap(): Promise<void> {
+  const t = await startSsepush({ nodeArgs: ['--heapsnapshot-signal=SIGHUP'], cwd: DIR });
+  const pool = ClientPool.start(N);
+  try {
+    await openIdle(t, pool, N);
+    await t.gc();
+    process.kill(t.pid, 'SIGHUP');
+    // Writing the snapshot blocks the server; wait until /metrics answers again.
+    await sleep(1000);
+    await t.connections();
+  } finally {
+    await pool.close();
+    await t.stop();
+  }
+  summariseHeap(newest('.heapsnapshot'), N);
+}
+
+async function main(): Promise<void> {
+  rmSync(DIR, { recursive: true, force: true });
+  mkdirSync(DIR, { recursive: true });
+  if (what === 'cpu' || what === 'both') await cpu();
+  if (what === 'heap' || what === 'both') await heap();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:profile failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
