@@ -136,16 +136,16 @@ local out = {epoch, seqText, 'ok'}
 for s = 6, #ARGV do
   local stream = ARGV[s]
   local h = P .. 'h:' .. stream
-  local last = redis.call('ZSCORE', P .. 'last', stream)
-  if not last then
-    if dropped > after then return lost end
-  elseif redis.call('EXISTS', h) == 0 then
-    if tonumber(last) > after then return lost end
-  else
+  if redis.call('EXISTS', h) == 1 then
     expire(h, stream, ttl, now)
     if tonumber(redis.call('HGET', P .. 'ev', stream) or '0') > after then return lost end
     local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
     for _, r in ipairs(recs) do out[#out + 1] = r end
+  else
+    -- The whole key is gone (expired, evicted by maxmemory, or never written): everything up
+    -- to the stream's newest seq is lost; unknown streams may have lost up to the watermark.
+    local last = redis.call('ZSCORE', P .. 'last', stream)
+    if (last and tonumber(last) > after) or (not last and dropped > after) then return lost end
   end
 end
 return out
