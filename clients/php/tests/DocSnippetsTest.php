@@ -1,0 +1,194 @@
+<?php
+
+declare(strict_types=1);
+
+namespace SsePush\Tests;
+
+use App\Events\OrderPaid;
+use SsePush\Client;
+use SsePush\ConnectionException;
+use SsePush\Tests\Support\ServerTestCase;
+use SsePush\Tests\Support\Stubs;
+
+/**
+ * Runs the ThinkPHP and Laravel snippets of docs/backends.md and README.zh-CN.md as pasted:
+ * the two .env values point at the test server, the token route signs a token for the
+ * logged-in user, and a push from the documented service / job / listener must arrive on that
+ * user's long-poll. Framework classes are minimal stand-ins (tests/Support/framework-stubs.php).
+ */
+final class DocSnippetsTest extends ServerTestCase
+{
+    /** @var int */
+    private static $counter = 0;
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        require_once __DIR__ . '/Support/framework-stubs.php';
+        Stubs::reset();
+    }
+
+    public function testThinkPhpSnippetsOfTheEnglishDocs(): void
+    {
+        $this->thinkPhp('docs/backends.md', '### ThinkPHP 6 / 8');
+    }
+
+    public function testThinkPhpSnippetsOfTheChineseReadme(): void
+    {
+        $this->thinkPhp('README.zh-CN.md', '## ThinkPHP 集成 (6/8)');
+    }
+
+    public function testLaravelSnippetsOfTheEnglishDocs(): void
+    {
+        $this->laravel('docs/backends.md', '### Laravel');
+    }
+
+    public function testLaravelSnippetsOfTheChineseReadme(): void
+    {
+        $this->laravel('README.zh-CN.md', '## Laravel 集成');
+    }
+
+    /** .env, config, service, controller and a push from business code, as the section shows them. */
+    private function thinkPhp(string $file, string $heading): void
+    {
+        $blocks = $this->blocks($file, $heading);
+        $tag = 'Docs' . ++self::$counter;
+        $this->setEnvFrom($blocks['ini'][0] ?? '');
+
+        Stubs::$config['ssepush'] = $this->evalSnippet(self::pick($blocks['php'], "'url'"));
+        $this->evalSnippet(self::rename(self::pick($blocks['php'], 'extends Service'), $tag));
+        $this->evalSnippet(self::rename(self::pick($blocks['php'], 'class Push'), $tag));
+        foreach ($this->evalSnippet(self::rename(self::pick($blocks['php'], 'SsePushService::class'), $tag)) as $service) {
+            (new $service(Stubs::$container))->register();
+        }
+
+        $controller = "$tag\\app\\controller\\Push";
+        self::assertSame(401, (new $controller())->token(app(Client::class))['code'], 'no login, no token');
+        $uid = "tp-user-$tag";
+        Stubs::$session['uid'] = $uid;
+        $answer = (new $controller())->token(app(Client::class));
+        self::assertSame(200, $answer['code']);
+        $token = $answer['data']['token'];
+
+        [, $first] = $this->poll($token);
+        $this->evalSnippet(self::pick($blocks['php'], '->push('), ['order' => (object) ['user_id' => $uid, 'id' => 5]]);
+        [, $got] = $this->poll($token, $first['cursor']);
+        self::assertSame('order', $got['messages'][0]['event'] ?? null, json_encode($got));
+        self::assertSame(['orderId' => 5, 'status' => 'paid'], $got['messages'][0]['data']);
+    }
+
+    /** .env, config, provider, token route, queued job and listener, as the section shows them. */
+    private function laravel(string $file, string $heading): void
+    {
+        if (PHP_VERSION_ID < 80000) {
+            self::markTestSkipped('the Laravel snippets use PHP 8 syntax, as Laravel itself does');
+        }
+        $blocks = $this->blocks($file, $heading);
+        $tag = 'Docs' . ++self::$counter;
+        $this->setEnvFrom($blocks['ini'][0] ?? '');
+
+        Stubs::$config['ssepush'] = $this->evalSnippet(self::pick($blocks['php'], "'url'"));
+        $provider = self::pick($blocks['php'], 'function register');
+        preg_match_all('{^use [^;]+;$}m', $provider, $uses);
+        $body = preg_replace('{^use [^;]+;$}m', '', $provider);
+        $this->evalSnippet("namespace $tag\\Providers;\n" . implode("\n", $uses[0])
+            . "\nclass AppServiceProvider extends \\Illuminate\\Support\\ServiceProvider {\n$body\n}");
+        $providerClass = "$tag\\Providers\\AppServiceProvider";
+        (new $providerClass(Stubs::$container))->register();
+        $this->evalSnippet(self::pick($blocks['php'], 'Route::'));
+        $this->evalSnippet(self::rename(self::pick($blocks['php'], 'class PushToUser'), $tag));
+        $this->evalSnippet(self::rename(self::pick($blocks['php'], 'class SendOrderPaidPush'), $tag));
+
+        $uid = "lv-user-$tag";
+        Stubs::$user = (object) ['id' => $uid, 'team_id' => 3];
+        $token = (Stubs::$routes['/push/token'])(app(Client::class))['token'];
+        [, $first] = $this->poll($token);
+
+        $job = "$tag\\App\\Jobs\\PushToUser";
+        $job::dispatch($uid, ['orderId' => 7], 'order');
+        $listener = "$tag\\App\\Listeners\\SendOrderPaidPush";
+        (new $listener(app(Client::class)))->handle(new OrderPaid((object) ['user_id' => $uid, 'id' => 8]));
+
+        [, $got] = $this->poll($token, $first['cursor']);
+        $seen = array_map(static function (array $m): array {
+            return [$m['event'], $m['data']];
+        }, $got['messages']);
+        self::assertSame([['order', ['orderId' => 7]], ['order', ['orderId' => 8, 'status' => 'paid']]], $seen);
+
+        // The job's documented error handling: a refused push fails the job, an unreachable server retries.
+        $bad = new $job($uid, ['x' => 1], 'not valid');
+        $bad->handle(app(Client::class));
+        self::assertSame(400, $bad->failedWith->getStatus());
+        $down = new Client('http://127.0.0.1:' . self::closedPort(), ['secret' => $this->secret]);
+        $this->expectException(ConnectionException::class);
+        (new $job($uid, ['x' => 1]))->handle($down);
+    }
+
+    /**
+     * The fenced code blocks of one section, by language.
+     *
+     * @return array<string, string[]>
+     */
+    private function blocks(string $file, string $heading): array
+    {
+        $path = __DIR__ . '/../../../' . $file;
+        if (!is_file($path)) {
+            self::markTestSkipped("$file is not next to this checkout of the client");
+        }
+        $text = (string) file_get_contents($path);
+        $start = strpos($text, "\n$heading");
+        self::assertNotFalse($start, "$file has no section \"$heading\"");
+        $level = strlen((string) strstr($heading, ' ', true));
+        $rest = substr($text, $start + strlen($heading) + 1);
+        if (preg_match('{\n#{1,' . $level . '} }', $rest, $m, PREG_OFFSET_CAPTURE) === 1) {
+            $rest = substr($rest, 0, $m[0][1]);
+        }
+        preg_match_all('{^```(\w+)\n(.*?)^```$}ms', $rest, $found, PREG_SET_ORDER);
+        $blocks = [];
+        foreach ($found as [, $lang, $code]) {
+            $blocks[$lang][] = $code;
+        }
+        return $blocks;
+    }
+
+    /** The .env block must set exactly the two documented values; the test points them at its server. */
+    private function setEnvFrom(string $ini): void
+    {
+        $values = parse_ini_string($ini, false, INI_SCANNER_RAW);
+        self::assertIsArray($values);
+        self::assertSame(['SSEPUSH_URL', 'SSEPUSH_SECRET'], array_keys($values));
+        Stubs::$env = ['SSEPUSH_URL' => $this->url, 'SSEPUSH_SECRET' => $this->secret];
+    }
+
+    /** @param string[] $blocks */
+    private static function pick(array $blocks, string $needle): string
+    {
+        $hits = array_values(array_filter($blocks, static function (string $b) use ($needle): bool {
+            return strpos($b, $needle) !== false;
+        }));
+        self::assertCount(1, $hits, "expected one snippet containing $needle");
+        return $hits[0];
+    }
+
+    /** Moves the snippet's app\ / App\ classes under $tag so both documents can be loaded. */
+    private static function rename(string $code, string $tag): string
+    {
+        $code = str_replace('\\app\\', "\\$tag\\app\\", $code);
+        return (string) preg_replace('{^namespace (app|App)\\\\}m', "namespace $tag\\\\\$1\\\\", $code);
+    }
+
+    /**
+     * Evaluates a snippet the way PHP would load the file.
+     *
+     * @param array<string, mixed> $vars variables the snippet expects in scope
+     * @return mixed what the snippet returns
+     */
+    private function evalSnippet(string $code, array $vars = [])
+    {
+        $code = (string) preg_replace('{^<\?php\s*}', '', $code);
+        return (static function (array $vars, string $code) {
+            extract($vars);
+            return eval($code);
+        })($vars, $code);
+    }
+}

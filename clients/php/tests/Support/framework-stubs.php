@@ -1,0 +1,222 @@
+<?php
+
+/**
+ * The smallest stand-ins for ThinkPHP and Laravel that the documented snippets touch, so
+ * DocSnippetsTest can run the snippets exactly as a developer would paste them. Everything is
+ * backed by Stubs::$container / Stubs::$config / Stubs::$env / Stubs::$session / Stubs::$user.
+ */
+
+declare(strict_types=1);
+
+namespace SsePush\Tests\Support {
+
+    final class Container
+    {
+        /** @var array<string, \Closure> */
+        private $bindings = [];
+
+        /** @var array<string, object> */
+        private $instances = [];
+
+        public function bind(string $name, \Closure $make): void
+        {
+            $this->bindings[$name] = $make;
+            unset($this->instances[$name]);
+        }
+
+        public function singleton(string $name, \Closure $make): void
+        {
+            $this->bind($name, $make);
+        }
+
+        public function make(string $name): object
+        {
+            if (!isset($this->instances[$name])) {
+                if (!isset($this->bindings[$name])) {
+                    throw new \LogicException("nothing bound for $name");
+                }
+                $this->instances[$name] = ($this->bindings[$name])();
+            }
+            return $this->instances[$name];
+        }
+    }
+
+    final class Stubs
+    {
+        /** @var Container */
+        public static $container;
+
+        /** @var array<string, array<string, mixed>> config files by name */
+        public static $config = [];
+
+        /** @var array<string, string> */
+        public static $env = [];
+
+        /** @var array<string, mixed> */
+        public static $session = [];
+
+        /** @var object|null */
+        public static $user;
+
+        /** @var array<string, \Closure> routes registered through Route::get */
+        public static $routes = [];
+
+        public static function reset(): void
+        {
+            self::$container = new Container();
+            self::$config = [];
+            self::$env = [];
+            self::$session = [];
+            self::$user = null;
+            self::$routes = [];
+        }
+    }
+}
+
+namespace think {
+
+    use SsePush\Tests\Support\Container;
+
+    abstract class Service
+    {
+        /** @var Container */
+        protected $app;
+
+        public function __construct(Container $app)
+        {
+            $this->app = $app;
+        }
+    }
+}
+
+namespace Illuminate\Support {
+
+    use SsePush\Tests\Support\Container;
+
+    abstract class ServiceProvider
+    {
+        /** @var Container */
+        protected $app;
+
+        public function __construct(Container $app)
+        {
+            $this->app = $app;
+        }
+    }
+}
+
+namespace Illuminate\Support\Facades {
+
+    use SsePush\Tests\Support\Stubs;
+
+    final class Route
+    {
+        public static function middleware(string $name): self
+        {
+            return new self();
+        }
+
+        public function get(string $path, \Closure $action): void
+        {
+            Stubs::$routes[$path] = $action;
+        }
+    }
+}
+
+namespace Illuminate\Contracts\Queue {
+
+    interface ShouldQueue
+    {
+    }
+}
+
+namespace Illuminate\Bus {
+
+    trait Queueable
+    {
+    }
+}
+
+namespace Illuminate\Foundation\Bus {
+
+    use SsePush\Client;
+
+    trait Dispatchable
+    {
+        /** Runs the job at once (as the "sync" queue driver does). */
+        public static function dispatch(...$args): void
+        {
+            (new static(...$args))->handle(app(Client::class));
+        }
+    }
+}
+
+namespace Illuminate\Queue {
+
+    trait InteractsWithQueue
+    {
+        /** @var \Throwable|null */
+        public $failedWith;
+
+        public function fail($exception = null): void
+        {
+            $this->failedWith = $exception;
+        }
+    }
+}
+
+namespace App\Events {
+
+    final class OrderPaid
+    {
+        /** @var object */
+        public $order;
+
+        public function __construct(object $order)
+        {
+            $this->order = $order;
+        }
+    }
+}
+
+namespace {
+
+    use SsePush\Tests\Support\Stubs;
+
+    function env(string $key, $default = null)
+    {
+        return Stubs::$env[$key] ?? $default;
+    }
+
+    function config(string $key)
+    {
+        [$file, $item] = explode('.', $key, 2);
+        return Stubs::$config[$file][$item] ?? null;
+    }
+
+    function app(string $name)
+    {
+        return Stubs::$container->make($name);
+    }
+
+    function session(string $key)
+    {
+        return Stubs::$session[$key] ?? null;
+    }
+
+    /** ThinkPHP's json(): here just the data and the status. */
+    function json($data, int $code = 200): array
+    {
+        return ['code' => $code, 'data' => $data];
+    }
+
+    function auth(): object
+    {
+        return new class {
+            public function user(): ?object
+            {
+                return Stubs::$user;
+            }
+        };
+    }
+}
