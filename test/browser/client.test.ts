@@ -279,6 +279,54 @@ describeBrowser('browser client (ssepush.js)', () => {
     );
   });
 
+  it('a follower tab reloading during pushes catches up: nothing lost, nothing twice', async () => {
+    const uid = 'b-follower-reload';
+    const token = subToken(uid);
+    const leader = await openClient(context, server.url, { token, events: 'chat' });
+    await waitOpen(leader, { role: 'leader' });
+    // The follower listens for an event name the leader does not: the leader must hear it too.
+    const follower = await openClient(context, server.url, { token, events: 'side' });
+    await waitOpen(follower, { role: 'follower' });
+    const pushed: string[] = [];
+    let stop = false;
+    const pusher = (async () => {
+      for (let i = 0; i < 300 && !stop; i++) {
+        pushed.push(await pushTo(server.url, { to: uid, event: i % 2 ? 'side' : 'message', data: { i } }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      for (let k = 1; k <= 2; k++) {
+        const before = pushed.length;
+        await waitFor(
+          () => pushed.length,
+          (n) => n >= before + 10,
+          'pushes',
+        );
+        await follower.reload();
+        await waitOpen(follower, { role: 'follower' });
+      }
+      const at = pushed.length;
+      await waitFor(
+        () => pushed.length,
+        (n) => n >= at + 10,
+        'pushes',
+      );
+    } finally {
+      stop = true;
+      await pusher;
+    }
+    const got = await waitFor(
+      () => receivedIds(follower),
+      (r) => r.length >= pushed.length,
+      `${pushed.length} messages`,
+    );
+    expect(got).toEqual(pushed);
+    // The leader listens for `message` and `chat` only: it delivers the `message` half itself.
+    expect(await receivedIds(leader)).toEqual(pushed.filter((_, i) => i % 2 === 0));
+    expect(await connectionsOf(server.url, uid)).toBe(1);
+  });
+
   it('keeps one connection per tab when sharing is turned off', async () => {
     const uid = 'b-noshare';
     const token = subToken(uid);
