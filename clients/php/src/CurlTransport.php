@@ -13,6 +13,9 @@ final class CurlTransport implements Transport
     /** @var float */
     private $connectTimeout;
 
+    /** @var resource|\CurlHandle|null kept between requests so the connection is reused */
+    private $handle;
+
     /**
      * @param float $timeout        seconds for the whole request
      * @param float $connectTimeout seconds to establish the connection
@@ -28,11 +31,18 @@ final class CurlTransport implements Transport
 
     public function request(string $method, string $url, array $headers, ?string $body): array
     {
-        $ch = curl_init($url);
-        if ($ch === false) {
-            throw new ConnectionException("ssepush: cannot create a curl handle for $url", 0, 'connection_failed');
+        if ($this->handle === null) {
+            $handle = curl_init();
+            if ($handle === false) {
+                throw new ConnectionException('ssepush: cannot create a curl handle', 0, 'connection_failed');
+            }
+            $this->handle = $handle;
+        } else {
+            curl_reset($this->handle);
         }
+        $ch = $this->handle;
         $options = [
+            CURLOPT_URL => $url,
             CURLOPT_CUSTOMREQUEST => $method,
             CURLOPT_HTTPHEADER => $headers,
             CURLOPT_RETURNTRANSFER => true,
@@ -52,7 +62,6 @@ final class CurlTransport implements Transport
         $errno = curl_errno($ch);
         $error = curl_error($ch);
         $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-        curl_close($ch);
         if ($errno !== 0 || !is_string($answer)) {
             $code = $errno === 28 ? 'timeout' : 'connection_failed';
             throw new ConnectionException("ssepush: $method $url failed: $error", 0, $code);
