@@ -36,7 +36,7 @@
 
   const STATES = ['connecting', 'open', 'reconnecting', 'closed'];
 
-  /** A 401 that no token refresh can fix (no `getToken`, or the fresh token is refused too). */
+  /** A 401 that no token refresh can fix: there is no `getToken`. Stops the client. */
   class AuthError extends Error {
     constructor(message) {
       super(message);
@@ -228,7 +228,7 @@
         const r = await this.get('/poll', {}, 10000);
         if (this.closed) return;
         if (r.status === 401) {
-          if (i > 0) throw new AuthError('ssepush: the server refused a freshly obtained token');
+          if (i > 0) throw new HttpError(401, 'GET /poll with a fresh token'); // retried with backoff
           await this.c.refreshToken();
           this.suspect = false; // the token, not the stream, was the problem
           continue;
@@ -318,13 +318,15 @@
       // The first request of a (re)connection does not wait: it confirms the server accepts us
       // (state `open`) and fetches what was missed at once.
       let first = true;
+      let early = 0;
       while (!this.closed && this.transport === 'poll') {
         const params = { timeout: first ? 0 : this.o.pollTimeout };
         if (this.c.lastId !== undefined) params.cursor = this.c.lastId;
+        const sent = Date.now();
         const r = await this.get('/poll', params, (this.o.pollTimeout + 15) * 1000);
         if (this.closed) return;
         if (r.status === 401) {
-          if (refreshed) throw new AuthError('ssepush: the server refused a freshly obtained token');
+          if (refreshed) throw new HttpError(401, 'GET /poll with a fresh token'); // retried with backoff
           await this.c.refreshToken();
           refreshed = true;
           continue;
@@ -343,6 +345,12 @@
             this.c.accept({ id: m.id, event: m.event, data: m.data, time: m.time });
         }
         this.c.setPosition(r.body.cursor);
+        // A wait that keeps ending at once with nothing (a proxy cutting requests short) must not
+        // turn into a request loop: back off as after a failure.
+        if (params.timeout > 0 && r.body.messages.length === 0 && Date.now() - sent < 1000) {
+          early++;
+          if (early > 1) await new Promise((resolve) => setTimeout(resolve, this.delay(early - 1)));
+        } else early = 0;
       }
     }
 
@@ -353,10 +361,14 @@
         return;
       }
       this.failures++;
-      const cap = Math.min(this.o.maxRetryDelay, this.o.minRetryDelay * 2 ** (this.failures - 1));
-      const delay = cap / 2 + Math.random() * (cap / 2);
       this.c.setState(this.everOpen ? 'reconnecting' : 'connecting', this.transport, err);
-      this.retryTimer = setTimeout(() => this.attempt(), delay);
+      this.retryTimer = setTimeout(() => this.attempt(), this.delay(this.failures));
+    }
+
+    /** Exponential backoff with jitter: between half and all of min·2^(n-1), capped. */
+    delay(n) {
+      const cap = Math.min(this.o.maxRetryDelay, this.o.minRetryDelay * 2 ** (n - 1));
+      return cap / 2 + Math.random() * (cap / 2);
     }
   }
 
@@ -539,7 +551,17 @@
     }
 
     async start() {
-      await this.tokenNow();
+      // A token endpoint that fails at page load is retried with backoff, not given up on.
+      for (let n = 1; !this.closed; n++) {
+        try {
+          await this.tokenNow();
+          break;
+        } catch (err) {
+          const cap = Math.min(this.options.maxRetryDelay, this.options.minRetryDelay * 2 ** (n - 1));
+          this.setState('connecting', null, err);
+          await new Promise((resolve) => setTimeout(resolve, cap / 2 + Math.random() * (cap / 2)));
+        }
+      }
       if (this.closed) return;
       const claims = this.token ? claimsOf(this.token) : {};
       const uid = this.options.uid !== undefined ? this.options.uid : claims.sub;

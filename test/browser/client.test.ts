@@ -88,6 +88,34 @@ describeBrowser('browser client (ssepush.js)', () => {
     expect((await receivedMessages(page)).map((m) => m.data)).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
   });
 
+  it('uses long-poll over XMLHttpRequest where EventSource and fetch are missing', async () => {
+    const kinds = new Set<string>();
+    context.on('request', (r) => {
+      if (r.url().includes('/poll?')) kinds.add(r.resourceType());
+    });
+    const page = await openClient(context, server.url, {
+      token: subToken('b-old'),
+      noEventSource: '1',
+      noFetch: '1',
+    });
+    await waitOpen(page, { transport: 'poll' });
+    const ids = await pushMany('b-old', 3);
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= 3,
+      '3 messages',
+    );
+    expect(await receivedIds(page)).toEqual(ids);
+    expect([...kinds]).toEqual(['xhr']);
+  });
+
+  it('stops with onError on a refused token when it has no getToken', async () => {
+    const page = await openClient(context, server.url, { token: subToken('b-bad', { secret: 'wrong' }) });
+    await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
+    const errors = await page.evaluate(() => JSON.parse(sessionStorage.getItem('fx:errors') ?? '[]'));
+    expect(errors).toEqual([expect.stringContaining('401')]);
+  });
+
   it('switches to long-poll by itself when streams keep failing (a buffering proxy)', async () => {
     await context.route(`${server.url}/events**`, (route) =>
       route.fulfill({ status: 200, contentType: 'text/plain', body: 'buffered by a proxy' }),
