@@ -7,6 +7,8 @@ namespace SsePush\Tests;
 use PHPUnit\Framework\TestCase;
 use SsePush\Client;
 use SsePush\Jwt;
+use SsePush\PushException;
+use SsePush\Transport;
 
 /** What the client does without a server: token signing and argument checks. */
 final class OfflineTest extends TestCase
@@ -63,5 +65,77 @@ final class OfflineTest extends TestCase
     {
         $this->expectException(\InvalidArgumentException::class);
         (new Client('http://127.0.0.1:1', ['secret' => 's']))->batch([['to' => 'a', 'dta' => 1]]);
+    }
+
+    public function testPublisherTokensUseThePublisherSecretAndAreReused(): void
+    {
+        $transport = new RecordingTransport([200, '{"id":"e-1","online":false,"delivered":0}']);
+        $client = new Client('http://push.internal:8080/', [
+            'secret' => 'subscriber-secret',
+            'publisherSecret' => 'publisher-secret',
+            'audience' => 'push',
+            'transport' => $transport,
+        ]);
+        $client->send(['to' => [1, 'b'], 'group' => 'g', 'data' => ['x' => 1], 'event' => null]);
+        $client->broadcast('hi', 'note');
+
+        [$first, $second] = $transport->requests;
+        self::assertSame(['POST', 'http://push.internal:8080/push'], [$first['method'], $first['url']]);
+        self::assertSame('{"to":[1,"b"],"group":"g","data":{"x":1}}', $first['body']);
+        self::assertSame('{"event":"note","data":"hi"}', $second['body']);
+        self::assertContains('Content-Type: application/json', $first['headers']);
+        $auth = preg_grep('{^Authorization: Bearer }', $first['headers']);
+        self::assertCount(1, $auth);
+        $token = substr((string) reset($auth), strlen('Authorization: Bearer '));
+        self::assertContains('Authorization: Bearer ' . $token, $second['headers'], 'the token is reused');
+        [$head, $body, $sig] = explode('.', $token);
+        self::assertSame(Jwt::base64url(hash_hmac('sha256', "$head.$body", 'publisher-secret', true)), $sig);
+        $claims = self::payload($token);
+        self::assertSame('push', $claims['scope']);
+        self::assertSame('push', $claims['aud']);
+        self::assertEqualsWithDelta(time() + 300, $claims['exp'], 2);
+    }
+
+    public function testOnlineSendsRepeatedUidParameters(): void
+    {
+        $transport = new RecordingTransport([200, '{"uids":1,"connections":2,"online":{"a b":2,"7":0}}']);
+        $client = new Client('http://h', ['token' => 'a.b.c', 'transport' => $transport]);
+        self::assertSame(['a b' => 2, '7' => 0], $client->online(['a b', 7])['online']);
+        self::assertSame('http://h/online?uid=a%20b&uid=7', $transport->requests[0]['url']);
+        self::assertNull($transport->requests[0]['body']);
+        self::assertContains('Authorization: Bearer a.b.c', $transport->requests[0]['headers']);
+    }
+
+    public function testAnAnswerThatIsNotJsonIsABadResponse(): void
+    {
+        $client = new Client('http://h', ['token' => 't', 'transport' => new RecordingTransport([502, '<html>'])]);
+        try {
+            $client->push('u', 1);
+            self::fail('expected a PushException');
+        } catch (PushException $e) {
+            self::assertSame([502, 'bad_response'], [$e->getStatus(), $e->getErrorCode()]);
+        }
+    }
+}
+
+/** A Transport that records requests and gives one canned answer. */
+final class RecordingTransport implements Transport
+{
+    /** @var array<int, array{method: string, url: string, headers: string[], body: string|null}> */
+    public $requests = [];
+
+    /** @var array{0: int, 1: string} */
+    private $answer;
+
+    /** @param array{0: int, 1: string} $answer */
+    public function __construct(array $answer)
+    {
+        $this->answer = $answer;
+    }
+
+    public function request(string $method, string $url, array $headers, ?string $body): array
+    {
+        $this->requests[] = ['method' => $method, 'url' => $url, 'headers' => $headers, 'body' => $body];
+        return $this->answer;
     }
 }

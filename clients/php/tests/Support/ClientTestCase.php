@@ -88,6 +88,21 @@ abstract class ClientTestCase extends ServerTestCase
         self::assertSame([], $none['messages']);
     }
 
+    public function testSendToAUidAndItsGroupDeliversOnce(): void
+    {
+        $client = $this->client();
+        $sse = $this->openEvents($client->subscriberToken($this->uid('both'), [$this->uid('both-group')]));
+        $sse->waitForId();
+
+        $result = $client->send(['to' => $this->uid('both'), 'group' => $this->uid('both-group'), 'data' => 1]);
+
+        self::assertSame(1, $result['delivered']);
+        $sse->waitForEvents(1);
+        $next = $client->push($this->uid('both'), 2);
+        $sse->waitForEvents(2);
+        self::assertSame([$result['id'], $next['id']], array_column($sse->events, 'id'));
+    }
+
     public function testBroadcastReachesEveryone(): void
     {
         $client = $this->client();
