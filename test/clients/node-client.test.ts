@@ -126,6 +126,40 @@ describe('Node PushClient against the real server', () => {
     }
   });
 
+  it('signs publisher tokens with publisherSecret, reuses them, and sends the documented body', async () => {
+    const seen: { url: string; init: RequestInit }[] = [];
+    const fakeFetch: typeof fetch = async (input, init) => {
+      seen.push({ url: String(input), init: init ?? {} });
+      return new Response('{"id":"e-1","online":false,"delivered":0}', { status: 200 });
+    };
+    const c = new PushClient('http://push.internal:8080/', {
+      secret: 'subscriber-secret-0123',
+      publisherSecret: 'publisher-secret-0123',
+      issuer: 'shop',
+      fetch: fakeFetch,
+    });
+    await c.send({ to: [1, 'b'], group: 'g', data: { x: 1 } });
+    await c.broadcast('hi', 'note');
+    expect(seen.map((r) => [r.url, r.init.method, r.init.body])).toEqual([
+      ['http://push.internal:8080/push', 'POST', '{"to":[1,"b"],"group":"g","data":{"x":1}}'],
+      ['http://push.internal:8080/push', 'POST', '{"data":"hi","event":"note"}'],
+    ]);
+    const auth = seen.map((r) => (r.init.headers as Record<string, string>).authorization);
+    expect(auth[0]).toBe(auth[1]);
+    const token = auth[0]!.replace('Bearer ', '');
+    const [head, body] = token.split('.');
+    expect(signJwt(JSON.parse(Buffer.from(body!, 'base64url').toString()), 'publisher-secret-0123')).toBe(
+      token,
+    );
+    expect(JSON.parse(Buffer.from(body!, 'base64url').toString())).toMatchObject({
+      scope: 'push',
+      iss: 'shop',
+    });
+    expect(head).toBe('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9');
+    const sub = c.subscriberToken('u', ['g1'], 60).split('.')[1]!;
+    expect(JSON.parse(Buffer.from(sub, 'base64url').toString())).toMatchObject({ sub: 'u', groups: ['g1'] });
+  });
+
   it('is exported from the package as "." and "./client"', () => {
     const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
       exports: Record<string, { types: string; default: string }>;

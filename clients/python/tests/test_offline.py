@@ -8,8 +8,9 @@ import hmac
 import json
 import time
 import unittest
+from unittest import mock
 
-from ssepush import PushClient, sign_jwt
+from ssepush import PushClient, PushError, sign_jwt
 
 
 def payload(token: str) -> dict:
@@ -48,6 +49,40 @@ class OfflineTest(unittest.TestCase):
     def test_unknown_message_fields_are_refused_before_sending(self) -> None:
         with self.assertRaises(ValueError):
             PushClient("http://127.0.0.1:1", secret="s").batch([{"to": "a", "dta": 1}])
+
+    def test_publisher_tokens_use_the_publisher_secret_and_are_reused(self) -> None:
+        seen = []
+
+        def fake_urlopen(req, timeout):
+            seen.append(req)
+            answer = mock.MagicMock()
+            answer.__enter__.return_value = mock.Mock(status=200, read=lambda: b'{"id":"e","online":false,"delivered":0}')
+            return answer
+
+        client = PushClient("http://push.internal:8080/", secret="sub-secret", publisher_secret="pub-secret",
+                            audience="push")
+        with mock.patch("urllib.request.urlopen", fake_urlopen):
+            client.send({"to": (1, "b"), "group": "g", "data": {"x": 1}, "event": None})
+            client.broadcast("你好", event="note")
+        self.assertEqual([(r.get_method(), r.full_url) for r in seen], [("POST", "http://push.internal:8080/push")] * 2)
+        self.assertEqual(seen[0].data, b'{"to":[1,"b"],"group":"g","data":{"x":1}}')
+        self.assertEqual(json.loads(seen[1].data), {"data": "你好", "event": "note"})
+        tokens = [r.get_header("Authorization") for r in seen]
+        self.assertEqual(tokens[0], tokens[1])
+        token = tokens[0].replace("Bearer ", "")
+        claims = payload(token)
+        self.assertEqual((claims["scope"], claims["aud"]), ("push", "push"))
+        self.assertEqual(sign_jwt(claims, "pub-secret"), token)
+
+    def test_an_answer_that_is_not_json_is_a_bad_response(self) -> None:
+        def fake_urlopen(req, timeout):
+            answer = mock.MagicMock()
+            answer.__enter__.return_value = mock.Mock(status=200, read=lambda: b"<html>")
+            return answer
+
+        with mock.patch("urllib.request.urlopen", fake_urlopen), self.assertRaises(PushError) as caught:
+            PushClient("http://h", token="t").push("u", 1)
+        self.assertEqual((caught.exception.status, caught.exception.code), (200, "bad_response"))
 
 
 if __name__ == "__main__":
