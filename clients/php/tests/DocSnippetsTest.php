@@ -75,6 +75,13 @@ final class DocSnippetsTest extends ServerTestCase
         [, $got] = $this->poll($token, $first['cursor']);
         self::assertSame('order', $got['messages'][0]['event'] ?? null, json_encode($got));
         self::assertSame(['orderId' => 5, 'status' => 'paid'], $got['messages'][0]['data']);
+
+        // ThinkPHP 5.1: the static helper builds the same client from the same config.
+        $this->evalSnippet(self::rename(self::pick($blocks['php'], "class SsePush\n"), $tag));
+        $helper = "$tag\\app\\common\\SsePush";
+        $result = $helper::client()->push($uid, ['via' => 'helper']);
+        [, $more] = $this->poll($token, $got['cursor']);
+        self::assertSame(['via' => 'helper'], $more['messages'][0]['data'] ?? null, json_encode($more));
     }
 
     /** .env, config, provider, token route, queued job and listener, as the section shows them. */
