@@ -48,6 +48,26 @@ final class DocSnippetsTest extends ServerTestCase
         $this->laravel('README.zh-CN.md', '## Laravel 集成');
     }
 
+    public function testYiiSnippetsOfTheEnglishDocs(): void
+    {
+        $blocks = $this->blocks('docs/backends.md', '### Yii 2');
+        $tag = 'Docs' . ++self::$counter;
+        $params = $this->evalSnippet(self::pick($blocks['php'], "'ssepush.url'    =>"));
+        $container = $this->evalSnippet('return [' . self::pick($blocks['php'], "'singletons'") . '];');
+        $uid = "yii-user-$tag";
+        \Yii::configure($params, $uid, $container['container']['singletons']);
+
+        [$action, $elsewhere] = explode('// anywhere else:', self::pick($blocks['php'], 'actionPushToken'));
+        $this->evalSnippet("namespace $tag; use Yii; class SiteController {\n"
+            . "public function asJson(\$data) { return \$data; }\n$action\n}");
+        $controller = "$tag\\SiteController";
+        $token = (new $controller())->actionPushToken()['token'];
+        [, $first] = $this->poll($token);
+        $this->evalSnippet($elsewhere, ['userId' => $uid]);
+        [, $got] = $this->poll($token, $first['cursor']);
+        self::assertSame(['text' => 'Hello'], $got['messages'][0]['data'] ?? null, json_encode($got));
+    }
+
     /** .env, config, service, controller and a push from business code, as the section shows them. */
     private function thinkPhp(string $file, string $heading): void
     {

@@ -183,6 +183,40 @@ namespace {
 
     use SsePush\Tests\Support\Stubs;
 
+    /** Yii 2's service locator, as far as the snippets use it. */
+    final class Yii
+    {
+        /** @var object with "params" and "user" */
+        public static $app;
+
+        /** @var object with get() */
+        public static $container;
+
+        /** @param array<string, \Closure> $singletons the "container" => "singletons" config */
+        public static function configure(array $params, string $userId, array $singletons): void
+        {
+            self::$app = (object) ['params' => $params, 'user' => (object) ['id' => $userId]];
+            $container = new \SsePush\Tests\Support\Container();
+            foreach ($singletons as $class => $make) {
+                $container->singleton($class, $make);
+            }
+            self::$container = new class ($container) {
+                /** @var \SsePush\Tests\Support\Container */
+                private $c;
+
+                public function __construct(\SsePush\Tests\Support\Container $c)
+                {
+                    $this->c = $c;
+                }
+
+                public function get(string $class): object
+                {
+                    return $this->c->make($class);
+                }
+            };
+        }
+    }
+
     function env(string $key, $default = null)
     {
         return Stubs::$env[$key] ?? $default;
