@@ -78,7 +78,8 @@ final class DocSnippetsTest extends ServerTestCase
         Stubs::$config['ssepush'] = $this->evalSnippet(self::pick($blocks['php'], "'url'"));
         $this->evalSnippet(self::rename(self::pick($blocks['php'], 'extends Service'), $tag));
         $this->evalSnippet(self::rename(self::pick($blocks['php'], 'class Push'), $tag));
-        foreach ($this->evalSnippet(self::rename(self::pick($blocks['php'], 'SsePushService::class'), $tag)) as $service) {
+        $services = $this->evalSnippet(self::rename(self::pick($blocks['php'], 'SsePushService::class'), $tag));
+        foreach ($services as $service) {
             (new $service(Stubs::$container))->register();
         }
 

@@ -56,7 +56,8 @@ class OfflineTest(unittest.TestCase):
         def fake_urlopen(req, timeout):
             seen.append(req)
             answer = mock.MagicMock()
-            answer.__enter__.return_value = mock.Mock(status=200, read=lambda: b'{"id":"e","online":false,"delivered":0}')
+            body = b'{"id":"e","online":false,"delivered":0}'
+            answer.__enter__.return_value = mock.Mock(status=200, read=lambda: body)
             return answer
 
         client = PushClient("http://push.internal:8080/", secret="sub-secret", publisher_secret="pub-secret",

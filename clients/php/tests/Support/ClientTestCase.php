@@ -249,10 +249,11 @@ abstract class ClientTestCase extends ServerTestCase
         [, $first] = $this->poll($token);
         $publisher = Jwt::sign(['scope' => 'push', 'exp' => time() + 60], $this->secret);
 
+        $form = ['type' => 'publish', 'to' => $this->uid('legacy'), 'content' => '你好', 'event' => 'new_msg'];
         [$status, $result] = $this->http('POST', '/push', [
             'Authorization: Bearer ' . $publisher,
             'Content-Type: application/x-www-form-urlencoded',
-        ], http_build_query(['type' => 'publish', 'to' => $this->uid('legacy'), 'content' => '你好', 'event' => 'new_msg']));
+        ], http_build_query($form));
 
         self::assertSame(200, $status, json_encode($result));
         [, $got] = $this->poll($token, $first['cursor']);
