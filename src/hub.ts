@@ -357,7 +357,9 @@ export class Hub {
   private beat(): void {
     const frame = this.head ? `:\nid:${this.head}\n\n` : ':\n\n';
     for (const c of this.all) {
-      if (c instanceof SseConnClass && c.pending === null) c.write(frame);
+      // A stream that went live past the head (its position came from a shared backend ahead
+      // of this node's fan-out) must not be moved back: its resume would replay duplicates.
+      if (c instanceof SseConnClass && c.pending === null && c.lastSeq <= this.headSeq) c.write(frame);
     }
   }
 
