@@ -386,7 +386,9 @@
       this.id = Math.random().toString(36).slice(2);
       this.leader = false;
       this.closed = false;
-      this.catching = null;
+      // With a last id to resume from, relays wait until we know whether we lead (and resume
+      // through our own connection) or follow (and first catch up from that id).
+      this.catching = client.lastId !== undefined ? [] : null;
       this.box = {};
       this.release = null;
       this.ac = new g.AbortController();
@@ -434,7 +436,7 @@
 
     /** A follower's own catch-up from its last id; live relays wait in `catching` meanwhile. */
     async catchUp() {
-      this.catching = [];
+      this.catching = this.catching || [];
       let refreshed = false;
       try {
         for (let i = 0; i < 100 && !this.leader && !this.closed; i++) {
