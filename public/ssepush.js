@@ -160,7 +160,8 @@
       this.failures = 0;
       this.sseFailures = 0;
       this.suspect = false;
-      this.everOpen = false;
+      // A tab taking over from a leader whose connection was open is reconnecting, not connecting.
+      this.everOpen = client.state !== 'connecting';
       this.openedAt = 0;
       this.onSseEvent = (ev) => this.sseEvent(ev);
       this.onOnline = () => {

@@ -11,7 +11,8 @@ import { describe, it } from 'vitest';
 import type { PushClient, PushReset, PushRole, PushState, PushTransport } from '../../public/ssepush.js';
 import { pubToken } from '../helpers.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium; `CHROMIUM_PATH` overrides it (also to try the skip path). */
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SKIP_REASON = `${CHROMIUM} not found (apt-get install -y chromium)`;
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
