@@ -218,11 +218,12 @@ describeBrowser('browser client (ssepush.js)', () => {
       return subToken(uid, { ttlSec: 3600 });
     });
     const page = await openClient(context, server.url, {
-      token: subToken(uid, { ttlSec: 2 }),
+      token: subToken(uid, { ttlSec: 4 }),
       refresh: '1',
       opts: FAST,
     });
     await waitOpen(page, { transport: 'sse' });
+    expect(minted).toBe(0); // the stream runs on the short-lived token until the server ends it
     const pushed: string[] = [];
     // Push across the expiry: before it, while the stream is down, and after the refresh.
     while (minted === 0 || pushed.length < 5) {
