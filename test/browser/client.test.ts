@@ -131,6 +131,22 @@ describeBrowser('browser client (ssepush.js)', () => {
     expect(await receivedIds(page)).toEqual(ids);
   });
 
+  it('switches to long-poll when streams never open (a proxy holding the whole response)', async () => {
+    await context.route(`${server.url}/events**`, () => {
+      // never answered: the proxy waits for a response end that a stream never has
+    });
+    const opts = JSON.stringify({ minRetryDelay: 100, maxRetryDelay: 1000, openTimeout: 300 });
+    const page = await openClient(context, server.url, { token: subToken('b-held'), opts });
+    await waitOpen(page, { transport: 'poll' });
+    const ids = await pushMany('b-held', 2);
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= 2,
+      '2 messages',
+    );
+    expect(await receivedIds(page)).toEqual(ids);
+  });
+
   it('loses nothing and repeats nothing while the page reloads during pushes', async () => {
     const uid = 'b-reload';
     const page = await openClient(context, server.url, { token: subToken(uid) });
@@ -354,6 +370,37 @@ describeBrowser('browser client (ssepush.js)', () => {
     // The leader listens for `message` and `chat` only: it delivers the `message` half itself.
     expect(await receivedIds(leader)).toEqual(pushed.filter((_, i) => i % 2 === 0));
     expect(await connectionsOf(server.url, uid)).toBe(1);
+  });
+
+  it('hands the connection to the next tab when the leader calls close()', async () => {
+    const uid = 'b-close';
+    const token = subToken(uid);
+    const first = await openClient(context, server.url, { token });
+    await waitOpen(first, { role: 'leader' });
+    const second = await openClient(context, server.url, { token });
+    await waitOpen(second, { role: 'follower' });
+    const before = await pushMany(uid, 2);
+    await waitFor(
+      () => receivedIds(second),
+      (r) => r.length >= 2,
+      'relayed messages',
+    );
+    await first.evaluate(() => (window as unknown as FixtureWindow).__push.close());
+    expect((await clientState(first)).state).toBe('closed');
+    await waitOpen(second, { role: 'leader' });
+    const after = await pushMany(uid, 2, 2);
+    await waitFor(
+      () => receivedIds(second),
+      (r) => r.length >= 4,
+      'messages after the handover',
+    );
+    expect(await receivedIds(second)).toEqual([...before, ...after]);
+    expect(await receivedIds(first)).toEqual(before);
+    await waitFor(
+      () => connectionsOf(server.url, uid),
+      (n) => n === 1,
+      'one connection',
+    );
   });
 
   it('keeps one connection per tab when sharing is turned off', async () => {
