@@ -10,6 +10,9 @@ export interface SseSink {
   readonly writableLength: number;
   end(): unknown;
   destroy(): unknown;
+  /** Optional write coalescing (Node streams have it): writes between the two go out together. */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** The answer of one long-poll request. */
@@ -48,6 +51,11 @@ export abstract class Member {
 
 /** An open `text/event-stream` response. */
 export class SseConn extends Member {
+  /** True while this tick's writes are corked (flushed together on the next tick). */
+  private corked = false;
+  /** Unsent replay bytes tolerated above the bound; shrinks as the client reads. */
+  private allowance = 0;
+
   constructor(
     sub: Subscriber,
     readonly sink: SseSink,
@@ -69,11 +77,34 @@ export class SseConn extends Member {
     return true;
   }
 
-  /** Writes raw SSE text, closing the connection if the client does not keep up. */
-  write(chunk: string): void {
+  /**
+   * Writes raw SSE text, closing the connection if the client does not keep up. Writes of one
+   * tick (a batch publish, a burst of pushes) are corked into one socket write: with hundreds of
+   * connections, one syscall per message per connection is what saturates the CPU first.
+   */
+  write(chunk: string, replay = false): void {
     if (this.closed) return;
+    if (!this.corked && this.sink.cork) {
+      this.corked = true;
+      this.sink.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sink.uncork?.();
+      });
+    }
+    // A replay sits at the head of the queue, so what is left of it is at most what is queued.
+    this.allowance = replay ? Buffer.byteLength(chunk) : Math.min(this.allowance, this.sink.writableLength);
     this.sink.write(chunk);
-    if (this.sink.writableLength > this.maxBuffered) this.onSlow(this);
+    if (this.sink.writableLength > this.maxBuffered + this.allowance) this.onSlow(this);
+  }
+
+  /**
+   * Writes a replay, which goes out whole and may be larger than MAX_BUFFERED_BYTES (a history of
+   * big messages). Only output beyond the part of the replay still unsent counts against the
+   * bound; otherwise a client with a long backlog would be dropped at every resume, forever.
+   */
+  writeReplay(chunk: string): void {
+    this.write(chunk, true);
   }
 }
 

@@ -147,7 +147,7 @@ export class Hub {
     if (r.messages.length > 0) {
       let chunk = '';
       for (const m of r.messages) chunk += m.frame;
-      conn.write(chunk);
+      conn.writeReplay(chunk);
       this.metrics?.replayed.inc(r.messages.length);
     }
     const lastReplayed = r.messages[r.messages.length - 1]?.seq ?? 0;
