@@ -180,3 +180,61 @@ export class RawSse {
     this.socket.destroy();
   }
 }
+
+export interface FileLoggedServer {
+  readonly port: number;
+  readonly url: string;
+  readonly proc: import('node:child_process').ChildProcess;
+  /** Everything the server has logged so far. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Like `spawnServer`, but the server logs to a file instead of a pipe: under a flood of
+ * one-line-per-push logs a pipe the test reads lazily would fill and stall the server's
+ * synchronous log writes, which measures the test harness instead of the server.
+ */
+export async function spawnServerLoggingToFile(
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<FileLoggedServer> {
+  const { spawn } = await import('node:child_process');
+  const { openSync, closeSync, readFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { ROOT, TEST_SECRET } = await import('../helpers.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ssepush-log-'));
+  const file = join(dir, 'server.log');
+  const fd = openSync(file, 'w');
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, JWT_SECRET: TEST_SECRET, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const output = () => readFileSync(file, 'utf8');
+  const end = Date.now() + timeoutMs;
+  let port = 0;
+  while (port === 0) {
+    const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(output());
+    if (m) port = Number(m[1]);
+    else if (proc.exitCode !== null || Date.now() > end) {
+      proc.kill('SIGKILL');
+      throw new Error(`server did not start:\n${output()}`);
+    } else await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    output,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
