@@ -171,7 +171,14 @@
           this.attempt();
         }
       };
-      if (typeof g.addEventListener === 'function') g.addEventListener('online', this.onOnline);
+      // A page restored from the back/forward cache may hold a stream the browser closed.
+      this.onPageShow = (ev) => {
+        if (ev.persisted && this.es && this.es.readyState === 2) this.sseFailed(this.es);
+      };
+      if (typeof g.addEventListener === 'function') {
+        g.addEventListener('online', this.onOnline);
+        g.addEventListener('pageshow', this.onPageShow);
+      }
     }
 
     start() {
@@ -181,7 +188,10 @@
     close() {
       if (this.closed) return;
       this.closed = true;
-      if (typeof g.removeEventListener === 'function') g.removeEventListener('online', this.onOnline);
+      if (typeof g.removeEventListener === 'function') {
+        g.removeEventListener('online', this.onOnline);
+        g.removeEventListener('pageshow', this.onPageShow);
+      }
       clearTimeout(this.retryTimer);
       clearTimeout(this.stableTimer);
       this.closeEs();
