@@ -416,4 +416,27 @@ describeBrowser('browser client (ssepush.js)', () => {
       'two connections',
     );
   });
+
+  it('falls back to one connection per tab where Web Locks are missing', async () => {
+    const uid = 'b-nolocks';
+    const token = subToken(uid);
+    const a = await openClient(context, server.url, { token, noLocks: '1' });
+    const b = await openClient(context, server.url, { token, noLocks: '1' });
+    await waitOpen(a, { role: 'solo' });
+    await waitOpen(b, { role: 'solo' });
+    const ids = await pushMany(uid, 2);
+    await waitFor(
+      () => receivedIds(b),
+      (r) => r.length >= 2,
+      'messages',
+    );
+    await waitFor(
+      () => receivedIds(a),
+      (r) => r.length >= 2,
+      'messages',
+    );
+    expect(await receivedIds(a)).toEqual(ids);
+    expect(await receivedIds(b)).toEqual(ids);
+    expect(await connectionsOf(server.url, uid)).toBe(2);
+  });
 });
