@@ -59,7 +59,7 @@ export interface ConnectOptions {
   /** Replay was impossible; the client goes on live from `reset.id`. */
   onReset?: (reset: PushReset) => void;
   onStateChange?: (state: PushState, info: StateInfo) => void;
-  /** A failure that stopped the client (a 401 with no `getToken`, or a refused fresh token). */
+  /** The client stopped for good: the server refused the token (401) and there is no `getToken`. Other failures are retried with backoff and reported through `onStateChange`. */
   onError?: (error: Error) => void;
   /**
    * Share one server connection between all tabs of this browser for the same uid (Web Locks +
