@@ -76,9 +76,12 @@ export interface ConnectOptions {
   minRetryDelay?: number;
   /** Ceiling of the exponential retry delay in milliseconds. Default 30000. */
   maxRetryDelay?: number;
-  /** Consecutive failed streams (while plain requests work) before `auto` switches to long-poll. Default 3. */
+  /**
+   * Consecutive failed streams (while plain requests work) before `auto` switches to long-poll,
+   * for the rest of the tab's session. Default 2.
+   */
   sseFailuresBeforePoll?: number;
-  /** Milliseconds a stream may take to open before it counts as failed. Default 15000. */
+  /** Milliseconds a stream may take to open before it counts as failed. Default 10000. */
   openTimeout?: number;
   /** Milliseconds a stream must stay open to count as healthy (resets the failure counts). Default 10000. */
   stableAfter?: number;

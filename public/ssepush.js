@@ -26,8 +26,8 @@
     pollTimeout: 25,
     minRetryDelay: 1000,
     maxRetryDelay: 30000,
-    sseFailuresBeforePoll: 3,
-    openTimeout: 15000,
+    sseFailuresBeforePoll: 2,
+    openTimeout: 10000,
     stableAfter: 10000,
   };
 
@@ -149,8 +149,11 @@
       this.c = client;
       this.o = client.options;
       this.closed = false;
+      // In `auto`, a tab whose streams already failed this session starts with long-poll.
       this.transport =
-        this.o.transport === 'poll' || (this.o.transport === 'auto' && typeof g.EventSource !== 'function')
+        this.o.transport === 'poll' ||
+        (this.o.transport === 'auto' &&
+          (typeof g.EventSource !== 'function' || client.load('transport') === 'poll'))
           ? 'poll'
           : 'sse';
       this.es = null;
@@ -251,6 +254,7 @@
           this.sseFailures++;
           if (this.o.transport === 'auto' && this.sseFailures >= this.o.sseFailuresBeforePoll) {
             this.transport = 'poll'; // streams keep failing where plain requests work: a buffering proxy
+            this.c.save('transport', 'poll');
           }
         }
         return;
@@ -553,7 +557,7 @@
       this.closed = false;
       this.link = null;
       this.share = null;
-      this.storageKey = null;
+      this.scope = null;
       this.refreshing = null;
       this.handlers = new Map();
       this.names = new Set(['message']);
@@ -580,9 +584,8 @@
       const uid = this.options.uid !== undefined ? this.options.uid : claims.sub;
       const groups = Array.isArray(claims.groups) ? claims.groups.map(String).sort().join(',') : '';
       const scope = `ssepush:${this.base || g.location?.origin || ''}:${uid === undefined ? '' : uid}`;
-      this.storageKey = `${scope}:last`;
-      const store = sessionStore();
-      const saved = store ? store.getItem(this.storageKey) : null;
+      this.scope = scope;
+      const saved = this.load('last');
       if (saved) this.lastId = saved;
       const canShare =
         this.options.shareAcrossTabs !== false &&
@@ -651,13 +654,25 @@
     setLastId(id) {
       if (typeof id !== 'string' || id === '') return;
       this.lastId = id;
+      this.save('last', id);
+    }
+
+    /** sessionStorage, per server and uid: survives reloads, not the tab. */
+    load(name) {
       const store = sessionStore();
-      if (store && this.storageKey) {
-        try {
-          store.setItem(this.storageKey, id);
-        } catch {
-          // quota or disabled storage: resume within this page still works
-        }
+      try {
+        return store && this.scope ? store.getItem(`${this.scope}:${name}`) : null;
+      } catch {
+        return null;
+      }
+    }
+
+    save(name, value) {
+      const store = sessionStore();
+      try {
+        if (store && this.scope) store.setItem(`${this.scope}:${name}`, value);
+      } catch {
+        // quota or disabled storage: resuming within this page still works
       }
     }
 

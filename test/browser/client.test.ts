@@ -120,8 +120,13 @@ describeBrowser('browser client (ssepush.js)', () => {
     await context.route(`${server.url}/events**`, (route) =>
       route.fulfill({ status: 200, contentType: 'text/plain', body: 'buffered by a proxy' }),
     );
+    let streams = 0;
+    context.on('request', (r) => {
+      if (r.url().includes('/events?')) streams++;
+    });
     const page = await openClient(context, server.url, { token: subToken('b-fallback'), opts: FAST });
     await waitOpen(page, { transport: 'poll' });
+    expect(streams).toBe(2);
     const ids = await pushMany('b-fallback', 3);
     await waitFor(
       () => receivedIds(page),
@@ -129,6 +134,17 @@ describeBrowser('browser client (ssepush.js)', () => {
       '3 messages',
     );
     expect(await receivedIds(page)).toEqual(ids);
+    // The tab remembers: after a reload it goes straight to long-poll and misses nothing.
+    await page.reload();
+    await waitOpen(page, { transport: 'poll' });
+    const more = await pushMany('b-fallback', 2, 3);
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length >= 5,
+      '5 messages',
+    );
+    expect(await receivedIds(page)).toEqual([...ids, ...more]);
+    expect(streams).toBe(2);
   });
 
   it('switches to long-poll when streams never open (a proxy holding the whole response)', async () => {
