@@ -1,0 +1,378 @@
+/**
+ * A seeded, reproducible delivery checker. It drives a real server over HTTP with a random mix
+ * of pushes (to uids, groups, both, everyone, batches), SSE clients that connect, resume (with
+ * their last id, without one, with a garbage id, with a stale id) and drop, and long-poll
+ * clients that poll at once or wait. Operations run one after another, so a model of the
+ * server's history (one ring of HISTORY_SIZE per stream) knows at every step what each client
+ * must get: every message addressed to it after its resume point, in order, once, or a `reset`
+ * exactly when a stream it reads has evicted a message after that point.
+ */
+import { formatId, parseId } from '../../src/ids.js';
+import { openEvents, type PollBody, poll, type SseClient, subToken, type TestServer } from '../helpers.js';
+
+export interface ChaosOptions {
+  readonly ops: number;
+  readonly seed: number;
+  /** Must equal the server's HISTORY_SIZE. */
+  readonly historySize: number;
+  readonly sseClients?: number;
+  readonly pollClients?: number;
+  /** Progress callback, every 1000 operations. */
+  readonly progress?: (done: number, stats: ChaosStats) => void;
+}
+
+export interface ChaosStats {
+  ops: number;
+  pushes: number;
+  messages: number;
+  connects: number;
+  disconnects: number;
+  polls: number;
+  waitingPolls: number;
+  replays: number;
+  resets: number;
+  delivered: number;
+}
+
+/** A failed check: carries the seed and operation so the run can be reproduced. */
+export class ChaosError extends Error {
+  override name = 'ChaosError';
+}
+
+/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Sent {
+  seq: number;
+  to: string[];
+  groups: string[];
+}
+
+/** The model: every message and, per stream, the ring the server keeps and what it evicted. */
+class Model {
+  readonly log: Sent[] = [];
+  lastSeq = 0;
+  epoch = '';
+  private readonly rings = new Map<string, number[]>();
+  private readonly evicted = new Map<string, number>();
+
+  constructor(private readonly size: number) {}
+
+  append(m: Sent): void {
+    this.log.push(m);
+    this.lastSeq = m.seq;
+    const streams =
+      m.to.length === 0 && m.groups.length === 0
+        ? ['*']
+        : [...m.to.map((u) => `u:${u}`), ...m.groups.map((g) => `g:${g}`)];
+    for (const s of streams) {
+      let ring = this.rings.get(s);
+      if (!ring) {
+        ring = [];
+        this.rings.set(s, ring);
+      }
+      ring.push(m.seq);
+      if (ring.length > this.size) this.evicted.set(s, ring.shift()!);
+    }
+  }
+
+  /** True when a replay after `after` would miss something a stream of `c` has evicted. */
+  incomplete(c: Client, after: number): boolean {
+    for (const s of [`u:${c.uid}`, ...c.groups.map((g) => `g:${g}`), '*']) {
+      if ((this.evicted.get(s) ?? 0) > after) return true;
+    }
+    return false;
+  }
+
+  addressed(c: Client, m: Sent): boolean {
+    if (m.to.length === 0 && m.groups.length === 0) return true;
+    return m.to.includes(c.uid) || m.groups.some((g) => c.groups.includes(g));
+  }
+
+  /** Seqs addressed to `c` in (after, upTo], in order. */
+  between(c: Client, after: number, upTo = this.lastSeq): number[] {
+    const out: number[] = [];
+    // Seqs are 1..lastSeq in log order (the checker is the only publisher).
+    for (let i = after; i < upTo && i < this.log.length; i++) {
+      const m = this.log[i]!;
+      if (this.addressed(c, m)) out.push(m.seq);
+    }
+    return out;
+  }
+}
+
+interface Client {
+  readonly name: string;
+  readonly kind: 'sse' | 'poll';
+  readonly uid: string;
+  readonly groups: string[];
+  /** The id it would resume from (as a browser keeps it), or undefined before its first contact. */
+  lastId: string | undefined;
+  /** Ids it has held before, to resume from a stale one on purpose. */
+  history: string[];
+  conn: SseClient | undefined;
+  /** Where the open connection started: everything addressed after it must arrive. */
+  start: number;
+  expectReset: boolean;
+}
+
+const EVENT = 'chaos';
+
+export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<ChaosStats> {
+  const rnd = prng(opts.seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const model = new Model(opts.historySize);
+  const stats: ChaosStats = {
+    ops: 0,
+    pushes: 0,
+    messages: 0,
+    connects: 0,
+    disconnects: 0,
+    polls: 0,
+    waitingPolls: 0,
+    replays: 0,
+    resets: 0,
+    delivered: 0,
+  };
+  const uids = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
+  const groupNames = ['g0', 'g1', 'g2', 'g3'];
+  const clients: Client[] = [];
+  const make = (kind: 'sse' | 'poll', i: number): Client => {
+    const groups = groupNames.filter(() => rnd() < 0.3);
+    return {
+      name: `${kind}${i}`,
+      kind,
+      uid: pick(uids),
+      groups,
+      lastId: undefined,
+      history: [],
+      conn: undefined,
+      start: 0,
+      expectReset: false,
+    };
+  };
+  for (let i = 0; i < (opts.sseClients ?? 12); i++) clients.push(make('sse', i));
+  for (let i = 0; i < (opts.pollClients ?? 8); i++) clients.push(make('poll', i));
+  const tokens = new Map(clients.map((c) => [c, subToken(c.uid, { groups: c.groups })]));
+  const fail = (op: number, c: Client | undefined, what: string): never => {
+    throw new ChaosError(
+      `chaos seed ${opts.seed}, operation ${op}${c ? `, client ${c.name} (uid ${c.uid}, groups [${c.groups}])` : ''}: ${what}`,
+    );
+  };
+  const idOf = (seq: number) => formatId(model.epoch, seq);
+  const seqOf = (id: string | undefined) => parseId(id)?.seq ?? -1;
+
+  model.epoch = parseId(await s.server.broker.position())!.epoch;
+  model.lastSeq = parseId(await s.server.broker.position())!.seq;
+  if (model.lastSeq !== 0) throw new Error('the chaos checker needs a fresh server');
+
+  /** Checks an SSE connection's events so far against the model; `final` demands all of them. */
+  const checkStream = (op: number, c: Client, final: boolean): void => {
+    const conn = c.conn!;
+    const evs = [...conn.events];
+    if (c.expectReset) {
+      const first = evs.shift();
+      if (!first) {
+        if (final) fail(op, c, 'expected a reset, got nothing');
+        return;
+      }
+      if (first.event !== 'reset') fail(op, c, `expected a reset, got ${first.event} ${first.id}`);
+      if (seqOf(first.id) !== c.start) fail(op, c, `reset carries ${first.id}, expected ${idOf(c.start)}`);
+    }
+    const want = model.between(c, c.start);
+    for (const [i, e] of evs.entries()) {
+      if (e.event === 'reset') fail(op, c, `unexpected reset ${e.id} (the window was not exceeded)`);
+      if (seqOf(e.id) !== want[i]) {
+        fail(
+          op,
+          c,
+          `event ${i} after ${idOf(c.start)} is ${e.id}, expected ${want[i] ? idOf(want[i]) : 'nothing'}`,
+        );
+      }
+    }
+    // Every message up to the last id it has seen (bare ids included) must have arrived.
+    const seen = Math.max(seqOf(conn.lastId), c.start);
+    const upToSeen = model.between(c, c.start, seen).length;
+    if (evs.length < upToSeen)
+      fail(op, c, `saw id ${conn.lastId} but only ${evs.length} of ${upToSeen} messages`);
+    if (final && evs.length !== want.length) fail(op, c, `got ${evs.length} of ${want.length} messages`);
+  };
+
+  const connect = async (op: number, c: Client): Promise<void> => {
+    const r = rnd();
+    let resumeId: string | undefined;
+    if (r < 0.7) resumeId = c.lastId;
+    else if (r < 0.8) resumeId = undefined;
+    else if (r < 0.9) resumeId = pick(['garbage', `${model.epoch}-999999999`, 'zz-1', `x${model.epoch}-1`]);
+    else resumeId = c.history.length > 0 ? pick(c.history) : c.lastId;
+    const resumeSeq = resumeId === undefined ? -1 : seqOf(resumeId);
+    const validResume =
+      resumeId !== undefined && parseId(resumeId)?.epoch === model.epoch && resumeSeq <= model.lastSeq;
+    c.expectReset = resumeId !== undefined && (!validResume || model.incomplete(c, resumeSeq));
+    c.start = validResume && !c.expectReset ? resumeSeq : model.lastSeq;
+    if (c.expectReset) stats.resets++;
+    else if (resumeId !== undefined) stats.replays++;
+    const conn = await openEvents(s.url, tokens.get(c)!, resumeId);
+    if (conn.status !== 200) fail(op, c, `/events answered ${conn.status}: ${conn.body}`);
+    c.conn = conn;
+    // `retry:` is written before the replay is taken, and the replay is taken before the server
+    // reads another request: once it is here, the next push comes after the replay.
+    await conn.waitUntil(() => conn.retry !== undefined, 5000, 'retry');
+    stats.connects++;
+  };
+
+  const disconnect = async (op: number, c: Client, graceful: boolean): Promise<void> => {
+    const conn = c.conn!;
+    if (graceful) {
+      const want = model.between(c, c.start).length + (c.expectReset ? 1 : 0);
+      await conn
+        .waitForEvents(want, 5000)
+        .catch(() => fail(op, c, `only ${conn.events.length} of ${want} events arrived`));
+    }
+    conn.close();
+    checkStream(op, c, graceful);
+    // What a browser's EventSource would resume from: the last id it saw, bare ids included.
+    c.lastId = conn.lastId ?? c.lastId;
+    if (c.lastId) c.history.push(c.lastId);
+    stats.delivered += conn.events.length;
+    c.conn = undefined;
+    stats.disconnects++;
+  };
+
+  /** Checks one long-poll answer for a poll sent with `cursor` while the model stood still. */
+  const checkPoll = (op: number, c: Client, cursor: string | undefined, a: PollBody): void => {
+    if (cursor === undefined) {
+      if (a.messages.length !== 0 || seqOf(a.cursor) !== model.lastSeq) {
+        fail(op, c, `fresh poll answered ${JSON.stringify(a)}, expected position ${idOf(model.lastSeq)}`);
+      }
+      c.lastId = a.cursor;
+      return;
+    }
+    const cs = seqOf(cursor);
+    const valid = parseId(cursor)?.epoch === model.epoch && cs <= model.lastSeq;
+    const mustReset = !valid || model.incomplete(c, cs);
+    if (mustReset !== (a.reset === true)) {
+      fail(op, c, `poll after ${cursor}: reset ${a.reset === true}, expected ${mustReset}`);
+    }
+    if (mustReset) {
+      stats.resets++;
+      if (a.messages.length !== 0 || seqOf(a.cursor) !== model.lastSeq)
+        fail(op, c, `bad reset answer ${a.cursor}`);
+      c.lastId = a.cursor;
+      return;
+    }
+    const want = model.between(c, cs).slice(0, 100);
+    const got = a.messages.map((m) => seqOf(m.id));
+    if (got.length === 0 && want.length > 0)
+      fail(op, c, `poll after ${cursor} got nothing, expected ${want.length}`);
+    for (const [i, g] of got.entries()) {
+      if (g !== want[i]) fail(op, c, `poll after ${cursor}: message ${i} is ${idOf(g)}, expected ${want[i]}`);
+      if (a.messages[i]!.event !== EVENT) fail(op, c, `poll got event ${a.messages[i]!.event}`);
+    }
+    const end = got.length > 0 ? got[got.length - 1]! : cs;
+    if (got.length > 0 ? seqOf(a.cursor) !== end : model.between(c, cs, seqOf(a.cursor)).length > 0) {
+      fail(op, c, `poll cursor ${a.cursor} skips messages after ${idOf(end)}`);
+    }
+    stats.delivered += got.length;
+    stats.replays++;
+    c.lastId = a.cursor;
+  };
+
+  const push = async (op: number, items: { to?: string[]; group?: string[] }[]): Promise<void> => {
+    const body = items.map((t, i) => ({ ...t, event: EVENT, data: { op, i } }));
+    const r = await s.push(body.length === 1 ? body[0] : body);
+    if (r.status !== 200) fail(op, undefined, `push answered ${r.status}: ${JSON.stringify(r.body)}`);
+    const results = (Array.isArray(r.body) ? r.body : [r.body]) as { id: string }[];
+    for (const [i, res] of results.entries()) {
+      const seq = seqOf(res.id);
+      if (seq !== model.lastSeq + 1) fail(op, undefined, `push got ${res.id} after ${idOf(model.lastSeq)}`);
+      model.append({ seq, to: items[i]!.to ?? [], groups: items[i]!.group ?? [] });
+    }
+    stats.pushes++;
+    stats.messages += results.length;
+  };
+
+  const randomTarget = (): { to?: string[]; group?: string[] } => {
+    const r = rnd();
+    if (r < 0.35) return { to: [pick(uids)] };
+    if (r < 0.45) return { to: [pick(uids), pick(uids)].filter((u, i, a) => a.indexOf(u) === i) };
+    if (r < 0.65) return { group: [pick(groupNames)] };
+    if (r < 0.8) return { to: [pick(uids)], group: [pick(groupNames)] };
+    return {};
+  };
+
+  const sse = clients.filter((c) => c.kind === 'sse');
+  const pollers = clients.filter((c) => c.kind === 'poll');
+  try {
+    for (let op = 0; op < opts.ops; op++) {
+      const r = rnd();
+      if (r < 0.45) {
+        await push(op, [randomTarget()]);
+      } else if (r < 0.5) {
+        await push(
+          op,
+          Array.from({ length: 2 + Math.floor(rnd() * 4) }, () => randomTarget()),
+        );
+      } else if (r < 0.7) {
+        const c = pick(sse);
+        if (c.conn) await disconnect(op, c, rnd() < 0.3);
+        else await connect(op, c);
+      } else if (r < 0.9) {
+        const c = pick(pollers);
+        const cursor = rnd() < 0.1 ? pick([undefined, 'garbage', ...c.history]) : c.lastId;
+        const a = await poll(s.url, tokens.get(c)!, cursor, 0);
+        checkPoll(op, c, cursor, a);
+        if (c.lastId) c.history.push(c.lastId);
+        stats.polls++;
+      } else {
+        // A waiting poll: nothing is pending, it waits, and a push for its uid wakes it.
+        const c = pick(pollers);
+        const cursor = c.lastId;
+        if (
+          cursor === undefined ||
+          model.incomplete(c, seqOf(cursor)) ||
+          model.between(c, seqOf(cursor)).length > 0
+        ) {
+          continue;
+        }
+        const waiting = s.server.hub.counts.polls;
+        const answer = poll(s.url, tokens.get(c)!, cursor, 10);
+        const t0 = Date.now();
+        while (s.server.hub.counts.polls === waiting) {
+          if (Date.now() - t0 > 5000) fail(op, c, 'the poll never started waiting');
+          await new Promise((res) => setTimeout(res, 1));
+        }
+        await push(op, [{ to: [c.uid] }]);
+        checkPoll(op, c, cursor, await answer);
+        stats.waitingPolls++;
+      }
+      stats.ops = op + 1;
+      if (opts.progress && (op + 1) % 1000 === 0) opts.progress(op + 1, stats);
+      // Keep the ids a browser would hold bounded.
+      for (const c of clients) if (c.history.length > 20) c.history.splice(0, c.history.length - 20);
+    }
+    // The end: every open stream must catch up with everything addressed to it, and every
+    // poller must be able to collect everything still retained.
+    for (const c of sse) if (c.conn) await disconnect(opts.ops, c, true);
+    for (const c of pollers) {
+      for (let i = 0; i < 100 && c.lastId !== undefined; i++) {
+        const before = c.lastId;
+        const a = await poll(s.url, tokens.get(c)!, before, 0);
+        checkPoll(opts.ops, c, before, a);
+        if (a.messages.length === 0) break;
+      }
+    }
+  } finally {
+    for (const c of sse) c.conn?.close();
+  }
+  return stats;
+}
