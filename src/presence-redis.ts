@@ -55,10 +55,13 @@ export class RedisPresence implements Presence {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly deadMs: number;
+  /** At least three heartbeats per `deadMs`, so a live node is never taken for dead. */
+  private readonly heartbeatMs: number;
 
   constructor(private readonly opts: RedisPresenceOptions) {
     this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.deadMs = opts.deadMs ?? PRESENCE_DEAD_MS;
+    this.heartbeatMs = Math.min(PRESENCE_HEARTBEAT_MS, this.deadMs / 3);
     this.timer = setInterval(() => void this.tick(), PRESENCE_FLUSH_MS);
     this.timer.unref();
   }
@@ -157,7 +160,7 @@ export class RedisPresence implements Presence {
 
   private async tick(): Promise<void> {
     if (this.writing || this.closed || this.opts.client.status !== 'ready') return;
-    const due = Date.now() - this.lastWrite >= PRESENCE_HEARTBEAT_MS;
+    const due = Date.now() - this.lastWrite >= this.heartbeatMs;
     if (!this.full && this.dirty.size === 0 && !due) return;
     this.writing = true;
     try {
