@@ -40,6 +40,7 @@ async function run(name: Name): Promise<Metrics> {
     m.rssKiB = idle.rssPerConn / 1024;
     if (idle.heapPerConn !== undefined) m.heapKiB = idle.heapPerConn / 1024;
     m.connectS = idle.openMs / 1000;
+    m.connectCpu = idle.cpuUsPerConnect;
     const b = await broadcast(t, pool, N, 5);
     m.bcP50 = median(b.rounds.map((r) => r.p50));
     m.bcP99 = median(b.rounds.map((r) => r.p99));
@@ -109,6 +110,7 @@ const ROWS: Row[] = [
   { key: 'rssKiB', label: 'RSS per idle connection (KiB)', target: { max: 1.0, what: '≤ 1.0' } },
   { key: 'heapKiB', label: 'JS heap per idle connection (KiB)' },
   { key: 'connectS', label: `time to open ${N} subscriptions (s)` },
+  { key: 'connectCpu', label: 'server CPU per new subscription (µs)' },
   { key: 'bcP50', label: `broadcast to ${N}: p50 (ms)` },
   { key: 'bcP99', label: `broadcast to ${N}: p99 (ms)`, target: { max: 1.0, what: '≤ 1.0' } },
   { key: 'bcMax', label: `broadcast to ${N}: max (ms)` },

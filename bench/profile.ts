@@ -4,7 +4,7 @@
  * connections, each summarised (self time per function / package; retained objects per
  * constructor, with counts per connection).
  *
- *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both]
+ *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push]
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fmt, parseArgs, sleep } from './lib/measure.js';
@@ -126,6 +126,20 @@ async function cpu(): Promise<void> {
   summariseCpu(newest('.cpuprofile'));
 }
 
+/** Single unicast pushes only, to see what one authenticated `POST /push` costs. */
+async function cpuPush(): Promise<void> {
+  const t = await startSsepush({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', DIR] });
+  const pool = ClientPool.start(N);
+  try {
+    await openIdle(t, pool, N);
+    await unicast(t, pool, { uids: N, pushes: 20_000, lanes: 16, batch: 1, kind: 'u' });
+  } finally {
+    await pool.close();
+    await t.stop();
+  }
+  summariseCpu(newest('.cpuprofile'));
+}
+
 async function heap(): Promise<void> {
   const t = await startSsepush({ nodeArgs: ['--heapsnapshot-signal=SIGHUP'], cwd: DIR });
   const pool = ClientPool.start(N);
@@ -148,6 +162,7 @@ async function main(): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   if (what === 'cpu' || what === 'both') await cpu();
   if (what === 'heap' || what === 'both') await heap();
+  if (what === 'push') await cpuPush();
 }
 
 main().then(

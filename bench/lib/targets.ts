@@ -14,7 +14,6 @@ import type { Payload } from './protocol.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = `${ROOT}bench/out`;
-const BUILD = `${OUT}/build`;
 const GC_HOOK = fileURLToPath(new URL('./gc-hook.mjs', import.meta.url));
 const SECRET = 'bench-secret-not-for-production-0123456789';
 
@@ -119,13 +118,23 @@ async function waitReady(port: number, path: string, p: ChildProcess): Promise<v
 
 let built = false;
 
+/**
+ * The compiled server to run: `SSEPUSH_BUILD` (a directory holding a built `main.js`, e.g. to
+ * measure an experimental copy of `src/`), else `bench/out/build`.
+ */
+const BUILD = process.env.SSEPUSH_BUILD || `${OUT}/build`;
+
 /** Compiles `src/` once per benchmark run into `bench/out/build` (what `npm start` would run). */
 export function buildSsepush(): void {
-  if (built) return;
-  execFileSync(`${ROOT}node_modules/.bin/tsc`, ['-p', 'tsconfig.build.json', '--outDir', BUILD], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  if (built || process.env.SSEPUSH_BUILD) return;
+  execFileSync(
+    `${ROOT}node_modules/.bin/tsc`,
+    ['-p', 'tsconfig.build.json', '--outDir', BUILD, '--declaration', 'false'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
   built = true;
 }
 

@@ -13,6 +13,8 @@ export interface IdleResult {
   held: number;
   failed: number;
   openMs: number;
+  /** Server CPU spent accepting, authenticating and starting each subscription. */
+  cpuUsPerConnect: number;
   rssPerConn: number;
   heapPerConn: number | undefined;
   rssBefore: number;
@@ -25,6 +27,7 @@ export async function openIdle(t: Target, pool: ClientPool, n: number): Promise<
   const rssBefore = rssBytes(t.pid);
   const heapBefore = await t.heapUsed();
   const conns = Array.from({ length: n }, (_, i) => ({ uid: uidOf(i), path: t.subPath(uidOf(i)) }));
+  const cpu0 = cpuMicros(t.pid);
   const opened = await pool.open(t.port, conns);
   // The server may still be finishing the last handshakes; wait until it counts them all.
   const deadline = Date.now() + 10_000;
@@ -33,6 +36,7 @@ export async function openIdle(t: Target, pool: ClientPool, n: number): Promise<
     await sleep(100);
     held = await t.connections();
   }
+  const cpuUsPerConnect = (cpuMicros(t.pid) - cpu0) / n;
   await sleep(500);
   await t.gc();
   const rssAfter = rssBytes(t.pid);
@@ -42,6 +46,7 @@ export async function openIdle(t: Target, pool: ClientPool, n: number): Promise<
     held,
     failed: opened.failed,
     openMs: opened.ms,
+    cpuUsPerConnect,
     rssBefore,
     rssAfter,
     rssPerConn: (rssAfter - rssBefore) / n,
