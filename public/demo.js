@@ -102,16 +102,39 @@ function onReset(r) {
   showLastId();
 }
 
+/** The unverified claims of a pasted token, only to show whom it belongs to. */
+function claimsOf(token) {
+  try {
+    const json = atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+  } catch {
+    return {};
+  }
+}
+
+function showWho(uid, groups) {
+  text($('f-user'), uid === undefined ? '–' : String(uid));
+  text($('f-groups'), groups.length ? groups.join(', ') : 'none');
+}
+
 async function start() {
   if (push) push.close();
+  push = null;
   const { uid, groups } = identity();
   const transport = $('transport').value;
   showState('connecting', null);
-  text($('f-user'), uid);
-  text($('f-groups'), groups.length ? groups.join(', ') : 'none');
+  showWho(uid, groups);
   let options;
   if (demoMode !== false) {
-    const tokens = await demoTokens(uid, groups).catch(() => null);
+    let tokens;
+    try {
+      tokens = await demoTokens(uid, groups);
+    } catch (err) {
+      showState('closed', null);
+      text($('status-text'), 'Server unreachable');
+      text($('f-role'), `${err.message}; press Reconnect`);
+      return;
+    }
     demoMode = tokens !== null;
     if (tokens) {
       publisher = tokens.publisher;
@@ -123,17 +146,20 @@ async function start() {
   }
   $('mode-badge').textContent = demoMode ? 'demo mode' : 'production';
   $('token-fields').hidden = demoMode;
-  if (!demoMode) $('switch').open = true;
+  $('who-row').hidden = !demoMode;
   if (!demoMode) {
+    $('switch').open = true;
     publisher = $('pub-token').value.trim();
     const subscriber = $('sub-token').value.trim();
     if (!subscriber) {
-      push = null;
       showState('closed', null);
+      showWho(undefined, []);
       text($('status-text'), 'Paste a subscriber token');
       renderCurl();
       return;
     }
+    const claims = claimsOf(subscriber);
+    showWho(claims.sub, Array.isArray(claims.groups) ? claims.groups : []);
     options = { token: subscriber };
   }
   push = connect({

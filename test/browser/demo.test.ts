@@ -88,6 +88,7 @@ describeBrowser('demo page', () => {
       await page.fill('#pub-token', pubToken());
       await page.click('#identity button[type="submit"]');
       await page.waitForSelector('body[data-state="open"]');
+      expect(await page.textContent('#f-user')).toBe('alice');
       await sendFromForm(page, 'message', '{"n": 1}');
       await page.locator('#feed li').first().waitFor();
       expect(await page.locator('#feed li pre').first().textContent()).toContain('"n": 1');
