@@ -149,12 +149,14 @@ async function start() {
   $('who-row').hidden = !demoMode;
   if (!demoMode) {
     $('switch').open = true;
+    text($('switch').querySelector('summary'), 'Tokens');
+    text($('identity').querySelector('button'), 'Connect');
     publisher = $('pub-token').value.trim();
     const subscriber = $('sub-token').value.trim();
     if (!subscriber) {
       showState('closed', null);
       showWho(undefined, []);
-      text($('status-text'), 'Paste a subscriber token');
+      text($('status-text'), 'Needs a token');
       renderCurl();
       return;
     }

@@ -82,7 +82,7 @@ describeBrowser('demo page', () => {
       await page.goto(`${server.url}/`);
       await page.waitForSelector('#token-fields:not([hidden])');
       expect(await page.textContent('#mode-badge')).toBe('production');
-      expect(await page.textContent('#status-text')).toBe('Paste a subscriber token');
+      expect(await page.textContent('#status-text')).toBe('Needs a token');
 
       await page.fill('#sub-token', subToken('alice'));
       await page.fill('#pub-token', pubToken());
