@@ -290,8 +290,9 @@
           reason: data?.reason ? String(data.reason) : 'reset',
         });
       } else {
+        // Failures are forgiven only after `stableAfter`: a stream that delivers a message and
+        // dies, over and over, still backs off.
         this.c.accept({ id: ev.lastEventId, event: ev.type, data: data === undefined ? ev.data : data });
-        this.failures = 0;
       }
     }
 
