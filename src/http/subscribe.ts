@@ -25,6 +25,12 @@ export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPol
     const header = req.get('last-event-id');
     const resumeId =
       header !== undefined && header !== '' ? header : queryString(req, 'lastEventId') || undefined;
+    // A HEAD answer has no body, so it must not become a stream: Node would never even send its
+    // head, and the request would hold a connection slot until the client gave up.
+    if (req.method === 'HEAD') {
+      res.writeHead(200, SSE_HEADERS).end();
+      return;
+    }
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
     res.writeHead(200, SSE_HEADERS);
