@@ -109,6 +109,23 @@ describeBrowser('browser client (ssepush.js)', () => {
     expect([...kinds]).toEqual(['xhr']);
   });
 
+  it('backs off with jitter while the server keeps failing (never hammers it)', async () => {
+    const times: number[] = [];
+    await context.route(`${server.url}/{events,poll}**`, (route) => {
+      times.push(Date.now());
+      return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"x"}' });
+    });
+    const page = await openClient(context, server.url, { token: subToken('b-backoff') });
+    // Defaults: delays drawn from 0.5-1 s, 1-2 s, 2-4 s, ... so 3.5 s hold at most 4 requests.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBeLessThanOrEqual(4);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(450);
+    if (gaps[1] !== undefined) expect(gaps[1]).toBeGreaterThanOrEqual(950);
+    expect((await clientState(page)).state).toBe('connecting');
+  });
+
   it('stops with onError on a refused token when it has no getToken', async () => {
     const page = await openClient(context, server.url, { token: subToken('b-bad', { secret: 'wrong' }) });
     await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
