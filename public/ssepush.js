@@ -1,5 +1,5 @@
 /*!
- * ssepush.js: browser client for ssepush (https://github.com/ — see docs/client.md). MIT licence.
+ * ssepush.js 0.1.0: browser client for the ssepush push server (API: docs/client.md). MIT licence.
  *
  * Usable as a classic script (`<script src="/ssepush.js">` defines `SsePush`) and as an ES module
  * through `ssepush.mjs`. No build step, no dependencies.
