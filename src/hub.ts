@@ -116,6 +116,10 @@ export class Hub {
     const conn = new SseConnClass(sub, sink, (c) => this.dropSlow(c), this.config.maxBufferedBytes);
     this.add(conn);
     this.streamCount++;
+    this.log.debug(
+      { uid: sub.uid, groups: sub.groups.length, resume: resumeId !== undefined },
+      'stream opened',
+    );
     conn.write(`retry:${this.config.retryMs}\n\n`);
     this.startStream(conn, resumeId).catch((err: unknown) => {
       this.log.warn({ err }, 'stream start failed');
@@ -296,11 +300,16 @@ export class Hub {
     this.liveEpoch = epoch;
     this.setHead(m.id, m.seq);
     let n = 0;
+    // Deliveries are counted where they leave: here for live streams, and for messages queued
+    // during a replay or batched for a poll when those are flushed (goLive, finishPoll).
+    const give = (c: Member): void => {
+      if (c.deliver(m) && c instanceof SseConnClass && c.pending === null) n++;
+    };
     if (m.to.length === 0 && m.groups.length === 0) {
-      for (const c of this.all) if (c.deliver(m)) n++;
+      for (const c of this.all) give(c);
     } else {
-      for (const uid of m.to) for (const c of this.byUid.get(uid) ?? []) if (c.deliver(m)) n++;
-      for (const g of m.groups) for (const c of this.byGroup.get(g) ?? []) if (c.deliver(m)) n++;
+      for (const uid of m.to) for (const c of this.byUid.get(uid) ?? []) give(c);
+      for (const g of m.groups) for (const c of this.byGroup.get(g) ?? []) give(c);
     }
     if (n > 0) this.metrics?.delivered.inc(n);
   }
