@@ -405,6 +405,61 @@ describeBrowser('browser client (ssepush.js)', () => {
     expect(await connectionsOf(server.url, uid)).toBe(1);
   });
 
+  it('tabs reloading in turn during pushes swap leadership and each gets everything once', async () => {
+    const uid = 'b-swap';
+    const token = subToken(uid);
+    const a = await openClient(context, server.url, { token });
+    await waitOpen(a, { role: 'leader' });
+    const b = await openClient(context, server.url, { token });
+    await waitOpen(b, { role: 'follower' });
+    const pushed: string[] = [];
+    let stop = false;
+    const pusher = (async () => {
+      for (let i = 0; i < 400 && !stop; i++) {
+        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    try {
+      // Reload whichever tab leads: the other takes over, the reloaded one comes back following.
+      for (let k = 0; k < 4; k++) {
+        const before = pushed.length;
+        await waitFor(
+          () => pushed.length,
+          (n) => n >= before + 8,
+          'pushes',
+        );
+        const leader = (await clientState(a)).role === 'leader' ? a : b;
+        const other = leader === a ? b : a;
+        await leader.reload();
+        await waitOpen(other, { role: 'leader' });
+        await waitOpen(leader, { role: 'follower' });
+      }
+      const at = pushed.length;
+      await waitFor(
+        () => pushed.length,
+        (n) => n >= at + 8,
+        'pushes',
+      );
+    } finally {
+      stop = true;
+      await pusher;
+    }
+    for (const page of [a, b]) {
+      const got = await waitFor(
+        () => receivedIds(page),
+        (r) => r.length >= pushed.length,
+        `${pushed.length} messages`,
+      );
+      expect(got).toEqual(pushed);
+    }
+    await waitFor(
+      () => connectionsOf(server.url, uid),
+      (n) => n === 1,
+      'one connection',
+    );
+  });
+
   it('hands the connection to the next tab when the leader calls close()', async () => {
     const uid = 'b-close';
     const token = subToken(uid);
