@@ -185,6 +185,28 @@ describe('token and request size limits', () => {
     expect(r.status).toBe(403);
   });
 
+  it('refuses more than 1000 uids or groups in one message, and reads at most 1000 uids on /online', async () => {
+    const big = await startServer({ MAX_BODY_BYTES: String(1024 * 1024) });
+    try {
+      const uids = (n: number) => Array.from({ length: n }, (_, i) => `u${i}`);
+      expect((await big.push({ to: uids(1001), data: 1 })).status).toBe(400);
+      expect((await big.push({ group: uids(1001), data: 1 })).status).toBe(400);
+      expect((await big.push({ to: uids(1000), data: 1 })).status).toBe(200);
+      const q = uids(1001)
+        .map((u) => `uid=${u}`)
+        .join('&');
+      const r = await rawRequest(big.url, {
+        path: `/online?${q}`,
+        headers: { authorization: `Bearer ${pubToken()}` },
+      });
+      // The query parser reads at most 1000 parameters: the answer never covers more.
+      expect(r.status).toBe(200);
+      expect(Object.keys((jsonOf(r.body) as { online: object }).online).length).toBeLessThanOrEqual(1000);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('caps the long-poll timeout and refuses a non-numeric one', async () => {
     const bad = await rawRequest(s.url, { path: `/poll?timeout=1e9&cursor=x&token=${subToken('t')}` });
     expect(bad.status).toBe(400);
