@@ -158,3 +158,52 @@ export async function pushTo(origin: string, body: unknown): Promise<string> {
   if (res.status !== 200) throw new Error(`push answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
+
+/** Pushes `n` messages to `uid` one after the other (data `{i}`), resolving with their ids. */
+export async function pushMany(origin: string, uid: string, n: number, from = 0): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await pushTo(origin, { to: uid, data: { i: from + i } }));
+  return ids;
+}
+
+/** Messages pushed in the background while a test reloads or closes pages. */
+export interface Pusher {
+  /** Ids in publication order. */
+  readonly pushed: string[];
+  /** Resolves once `n` more messages than now have been pushed. */
+  more(n: number): Promise<void>;
+  /** Stops pushing and resolves with every id pushed. */
+  stop(): Promise<string[]>;
+}
+
+/** Pushes to `uid` every ~10 ms (at most 400 messages) until `stop()`. */
+export function keepPushing(
+  origin: string,
+  uid: string,
+  eventOf: (i: number) => string = () => 'message',
+): Pusher {
+  const pushed: string[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; i < 400 && !stopped; i++) {
+      pushed.push(await pushTo(origin, { to: uid, event: eventOf(i), data: { i } }));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    pushed,
+    async more(n: number) {
+      const target = pushed.length + n;
+      await waitFor(
+        () => pushed.length,
+        (len) => len >= target,
+        `${n} more pushes`,
+      );
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+      return pushed;
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * ssepush.js in a real browser against the real server: delivery on each transport, fallback,
- * reloads, resets, token refresh, and tabs sharing one connection. Every wait is on a condition.
+ * reloads, resets, token refresh and backoff (tab sharing: tabs.test.ts). Every wait is on a condition.
  */
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -9,11 +9,12 @@ import { SsePushServer } from '../../src/server.js';
 import { startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
 import {
   clientState,
-  connectionsOf,
   describeBrowser,
   type FixtureWindow,
+  keepPushing,
   launchBrowser,
   openClient,
+  pushMany,
   pushTo,
   receivedIds,
   receivedMessages,
@@ -49,13 +50,6 @@ describeBrowser('browser client (ssepush.js)', () => {
     await context?.close();
   });
 
-  /** Pushes `n` messages to `uid`, one after the other, and returns their ids. */
-  async function pushMany(uid: string, n: number, from = 0): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < n; i++) ids.push(await pushTo(server.url, { to: uid, data: { i: from + i } }));
-    return ids;
-  }
-
   it('delivers over SSE, parsed, in order, for the event names it listens to', async () => {
     const page = await openClient(context, server.url, { token: subToken('b-sse'), events: 'chat' });
     await waitOpen(page, { transport: 'sse' });
@@ -78,7 +72,7 @@ describeBrowser('browser client (ssepush.js)', () => {
   it('delivers over forced long-poll', async () => {
     const page = await openClient(context, server.url, { token: subToken('b-poll'), transport: 'poll' });
     await waitOpen(page, { transport: 'poll' });
-    const ids = await pushMany('b-poll', 5);
+    const ids = await pushMany(server.url, 'b-poll', 5);
     await waitFor(
       () => receivedIds(page),
       (r) => r.length >= 5,
@@ -99,7 +93,7 @@ describeBrowser('browser client (ssepush.js)', () => {
       noFetch: '1',
     });
     await waitOpen(page, { transport: 'poll' });
-    const ids = await pushMany('b-old', 3);
+    const ids = await pushMany(server.url, 'b-old', 3);
     await waitFor(
       () => receivedIds(page),
       (r) => r.length >= 3,
@@ -144,7 +138,7 @@ describeBrowser('browser client (ssepush.js)', () => {
     const page = await openClient(context, server.url, { token: subToken('b-fallback'), opts: FAST });
     await waitOpen(page, { transport: 'poll' });
     expect(streams).toBe(2);
-    const ids = await pushMany('b-fallback', 3);
+    const ids = await pushMany(server.url, 'b-fallback', 3);
     await waitFor(
       () => receivedIds(page),
       (r) => r.length >= 3,
@@ -154,7 +148,7 @@ describeBrowser('browser client (ssepush.js)', () => {
     // The tab remembers: after a reload it goes straight to long-poll and misses nothing.
     await page.reload();
     await waitOpen(page, { transport: 'poll' });
-    const more = await pushMany('b-fallback', 2, 3);
+    const more = await pushMany(server.url, 'b-fallback', 2, 3);
     await waitFor(
       () => receivedIds(page),
       (r) => r.length >= 5,
@@ -171,7 +165,7 @@ describeBrowser('browser client (ssepush.js)', () => {
     const opts = JSON.stringify({ minRetryDelay: 100, maxRetryDelay: 1000, openTimeout: 300 });
     const page = await openClient(context, server.url, { token: subToken('b-held'), opts });
     await waitOpen(page, { transport: 'poll' });
-    const ids = await pushMany('b-held', 2);
+    const ids = await pushMany(server.url, 'b-held', 2);
     await waitFor(
       () => receivedIds(page),
       (r) => r.length >= 2,
@@ -184,34 +178,18 @@ describeBrowser('browser client (ssepush.js)', () => {
     const uid = 'b-reload';
     const page = await openClient(context, server.url, { token: subToken(uid) });
     await waitOpen(page);
-    const pushed: string[] = [];
-    let stop = false;
-    const pusher = (async () => {
-      for (let i = 0; i < 400 && !stop; i++) {
-        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const pusher = keepPushing(server.url, uid);
     try {
-      for (let k = 1; k <= 3; k++) {
-        const before = pushed.length;
-        await waitFor(
-          () => pushed.length,
-          (n) => n >= before + 10,
-          'pushes',
-        );
+      for (let k = 0; k < 3; k++) {
+        await pusher.more(10);
         await page.reload();
         await waitOpen(page);
       }
-      await waitFor(
-        () => pushed.length,
-        (n) => n >= 60,
-        'pushes',
-      );
+      await pusher.more(10);
     } finally {
-      stop = true;
-      await pusher;
+      await pusher.stop();
     }
+    const pushed = pusher.pushed;
     const got = await waitFor(
       () => receivedIds(page),
       (r) => r.length >= pushed.length,
@@ -280,7 +258,7 @@ describeBrowser('browser client (ssepush.js)', () => {
       await new Promise((r) => setTimeout(r, 100));
       if (pushed.length > 80) throw new Error('the token was never refreshed');
     }
-    pushed.push(...(await pushMany(uid, 3)));
+    pushed.push(...(await pushMany(server.url, uid, 3)));
     const got = await waitFor(
       () => receivedIds(page),
       (r) => r.length >= pushed.length,
@@ -293,238 +271,5 @@ describeBrowser('browser client (ssepush.js)', () => {
     );
     expect(states).toContain('reconnecting');
     expect((await clientState(page)).state).toBe('open');
-  });
-
-  it('shares one server connection between two tabs, and the next tab takes over without loss', async () => {
-    const uid = 'b-tabs';
-    const token = subToken(uid);
-    const first = await openClient(context, server.url, { token });
-    await waitOpen(first, { role: 'leader' });
-    const second = await openClient(context, server.url, { token });
-    await waitOpen(second, { role: 'follower' });
-    await waitFor(
-      () => connectionsOf(server.url, uid),
-      (n) => n === 1,
-      'one connection',
-    );
-    const early = await pushMany(uid, 3);
-    await waitFor(
-      () => receivedIds(second),
-      (r) => r.length >= 3,
-      'relayed messages',
-    );
-    expect(await receivedIds(first)).toEqual(early);
-    expect(await receivedIds(second)).toEqual(early);
-    expect(await connectionsOf(server.url, uid)).toBe(1);
-
-    // Close the leader while messages keep coming; the follower takes over from its last id.
-    const pushed = [...early];
-    let stop = false;
-    const pusher = (async () => {
-      for (let i = 0; i < 300 && !stop; i++) {
-        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    try {
-      await waitFor(
-        () => pushed.length,
-        (n) => n >= 15,
-        'pushes',
-      );
-      await first.close();
-      await waitOpen(second, { role: 'leader' });
-      const at = pushed.length;
-      await waitFor(
-        () => pushed.length,
-        (n) => n >= at + 10,
-        'pushes',
-      );
-    } finally {
-      stop = true;
-      await pusher;
-    }
-    const got = await waitFor(
-      () => receivedIds(second),
-      (r) => r.length >= pushed.length,
-      `${pushed.length} messages`,
-    );
-    expect(got).toEqual(pushed);
-    await waitFor(
-      () => connectionsOf(server.url, uid),
-      (n) => n === 1,
-      'one connection after takeover',
-    );
-  });
-
-  it('a follower tab reloading during pushes catches up: nothing lost, nothing twice', async () => {
-    const uid = 'b-follower-reload';
-    const token = subToken(uid);
-    const leader = await openClient(context, server.url, { token, events: 'chat' });
-    await waitOpen(leader, { role: 'leader' });
-    // The follower listens for an event name the leader does not: the leader must hear it too.
-    const follower = await openClient(context, server.url, { token, events: 'side' });
-    await waitOpen(follower, { role: 'follower' });
-    const pushed: string[] = [];
-    let stop = false;
-    const pusher = (async () => {
-      for (let i = 0; i < 300 && !stop; i++) {
-        pushed.push(await pushTo(server.url, { to: uid, event: i % 2 ? 'side' : 'message', data: { i } }));
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    try {
-      for (let k = 1; k <= 2; k++) {
-        const before = pushed.length;
-        await waitFor(
-          () => pushed.length,
-          (n) => n >= before + 10,
-          'pushes',
-        );
-        await follower.reload();
-        await waitOpen(follower, { role: 'follower' });
-      }
-      const at = pushed.length;
-      await waitFor(
-        () => pushed.length,
-        (n) => n >= at + 10,
-        'pushes',
-      );
-    } finally {
-      stop = true;
-      await pusher;
-    }
-    const got = await waitFor(
-      () => receivedIds(follower),
-      (r) => r.length >= pushed.length,
-      `${pushed.length} messages`,
-    );
-    expect(got).toEqual(pushed);
-    // The leader listens for `message` and `chat` only: it delivers the `message` half itself.
-    expect(await receivedIds(leader)).toEqual(pushed.filter((_, i) => i % 2 === 0));
-    expect(await connectionsOf(server.url, uid)).toBe(1);
-  });
-
-  it('tabs reloading in turn during pushes swap leadership and each gets everything once', async () => {
-    const uid = 'b-swap';
-    const token = subToken(uid);
-    const a = await openClient(context, server.url, { token });
-    await waitOpen(a, { role: 'leader' });
-    const b = await openClient(context, server.url, { token });
-    await waitOpen(b, { role: 'follower' });
-    const pushed: string[] = [];
-    let stop = false;
-    const pusher = (async () => {
-      for (let i = 0; i < 400 && !stop; i++) {
-        pushed.push(await pushTo(server.url, { to: uid, data: { i } }));
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    try {
-      // Reload whichever tab leads: the other takes over, the reloaded one comes back following.
-      for (let k = 0; k < 4; k++) {
-        const before = pushed.length;
-        await waitFor(
-          () => pushed.length,
-          (n) => n >= before + 8,
-          'pushes',
-        );
-        const leader = (await clientState(a)).role === 'leader' ? a : b;
-        const other = leader === a ? b : a;
-        await leader.reload();
-        await waitOpen(other, { role: 'leader' });
-        await waitOpen(leader, { role: 'follower' });
-      }
-      const at = pushed.length;
-      await waitFor(
-        () => pushed.length,
-        (n) => n >= at + 8,
-        'pushes',
-      );
-    } finally {
-      stop = true;
-      await pusher;
-    }
-    for (const page of [a, b]) {
-      const got = await waitFor(
-        () => receivedIds(page),
-        (r) => r.length >= pushed.length,
-        `${pushed.length} messages`,
-      );
-      expect(got).toEqual(pushed);
-    }
-    await waitFor(
-      () => connectionsOf(server.url, uid),
-      (n) => n === 1,
-      'one connection',
-    );
-  });
-
-  it('hands the connection to the next tab when the leader calls close()', async () => {
-    const uid = 'b-close';
-    const token = subToken(uid);
-    const first = await openClient(context, server.url, { token });
-    await waitOpen(first, { role: 'leader' });
-    const second = await openClient(context, server.url, { token });
-    await waitOpen(second, { role: 'follower' });
-    const before = await pushMany(uid, 2);
-    await waitFor(
-      () => receivedIds(second),
-      (r) => r.length >= 2,
-      'relayed messages',
-    );
-    await first.evaluate(() => (window as unknown as FixtureWindow).__push.close());
-    expect((await clientState(first)).state).toBe('closed');
-    await waitOpen(second, { role: 'leader' });
-    const after = await pushMany(uid, 2, 2);
-    await waitFor(
-      () => receivedIds(second),
-      (r) => r.length >= 4,
-      'messages after the handover',
-    );
-    expect(await receivedIds(second)).toEqual([...before, ...after]);
-    expect(await receivedIds(first)).toEqual(before);
-    await waitFor(
-      () => connectionsOf(server.url, uid),
-      (n) => n === 1,
-      'one connection',
-    );
-  });
-
-  it('keeps one connection per tab when sharing is turned off', async () => {
-    const uid = 'b-noshare';
-    const token = subToken(uid);
-    const a = await openClient(context, server.url, { token, share: '0' });
-    const b = await openClient(context, server.url, { token, share: '0' });
-    await waitOpen(a, { role: 'solo' });
-    await waitOpen(b, { role: 'solo' });
-    await waitFor(
-      () => connectionsOf(server.url, uid),
-      (n) => n === 2,
-      'two connections',
-    );
-  });
-
-  it('falls back to one connection per tab where Web Locks are missing', async () => {
-    const uid = 'b-nolocks';
-    const token = subToken(uid);
-    const a = await openClient(context, server.url, { token, noLocks: '1' });
-    const b = await openClient(context, server.url, { token, noLocks: '1' });
-    await waitOpen(a, { role: 'solo' });
-    await waitOpen(b, { role: 'solo' });
-    const ids = await pushMany(uid, 2);
-    await waitFor(
-      () => receivedIds(b),
-      (r) => r.length >= 2,
-      'messages',
-    );
-    await waitFor(
-      () => receivedIds(a),
-      (r) => r.length >= 2,
-      'messages',
-    );
-    expect(await receivedIds(a)).toEqual(ids);
-    expect(await receivedIds(b)).toEqual(ids);
-    expect(await connectionsOf(server.url, uid)).toBe(2);
   });
 });
