@@ -63,8 +63,18 @@ function describe(err: z.ZodError, prefix: string): string {
   return `${prefix}${path}: ${issue?.message ?? 'invalid'}`;
 }
 
+/** Serializes message data; JSON.parse takes any depth, JSON.stringify runs out of stack. */
+function serialize(data: unknown, where: string): string {
+  try {
+    return JSON.stringify(data);
+  } catch (err) {
+    if (err instanceof RangeError) throw badRequest(`${where}data is nested too deeply`);
+    throw err;
+  }
+}
+
 function toInput(item: z.infer<typeof jsonItem>, maxBytes: number, where: string): PublishInput {
-  const data = JSON.stringify(item.data);
+  const data = serialize(item.data, where);
   if (Buffer.byteLength(data) > maxBytes) {
     throw tooLarge(`${where}data is larger than MAX_MESSAGE_BYTES (${maxBytes} bytes as JSON)`);
   }
