@@ -207,6 +207,28 @@ describe('token and request size limits', () => {
     }
   });
 
+  it('refuses data nested too deeply to serialize (400, not a 500 from a stack overflow)', async () => {
+    const big = await startServer();
+    try {
+      for (const depth of [20_000, 200_000]) {
+        const body = `{"data":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+        for (const b of [body, `[${body}]`]) {
+          const r = await rawRequest(big.url, {
+            method: 'POST',
+            path: '/push',
+            headers: { authorization: `Bearer ${pubToken()}`, 'content-type': 'application/json' },
+            body: b,
+          });
+          expect(r.status).toBe(400);
+          expect(jsonOf(r.body)).toMatchObject({ message: expect.stringMatching(/nested too deeply/) });
+        }
+      }
+      expect((await big.push({ data: JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`) })).status).toBe(200);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('caps the long-poll timeout and refuses a non-numeric one', async () => {
     const bad = await rawRequest(s.url, { path: `/poll?timeout=1e9&cursor=x&token=${subToken('t')}` });
     expect(bad.status).toBe(400);
