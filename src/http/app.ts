@@ -108,6 +108,9 @@ export function createApp({ config, auth, hub, metrics, log }: AppDeps): Express
     express.static(PUBLIC_DIR, {
       index: 'index.html',
       setHeaders(res, path) {
+        // Type declarations (ssepush.d.ts) would otherwise be served as MPEG transport streams.
+        if (path.endsWith('.ts') || path.endsWith('.mts'))
+          res.setHeader('Content-Type', 'text/plain; charset=utf-8');
         if (path.endsWith('.html')) {
           res.setHeader(
             'Content-Security-Policy',
