@@ -43,7 +43,11 @@ async function main(): Promise<void> {
     runPrimary(config, log, (port) => config.demo && printDemo(config, port));
     return;
   }
-  if (cluster.worker) log = log.child({ worker: cluster.worker.id });
+  if (cluster.worker) {
+    log = log.child({ worker: cluster.worker.id });
+    // The primary went away (its IPC channel is closed): nothing to report to; keep draining.
+    cluster.worker.on('error', (err: Error) => log.warn({ err: err.message }, 'primary unreachable'));
+  }
   const broker = config.redisUrl ? await createRedisBroker(config, log) : undefined;
   const server = new SsePushServer(config, { logger: log, ...(broker ? { broker } : {}) });
   const port = await server.listen();

@@ -22,8 +22,6 @@ export interface RedisPresenceOptions {
   readonly client: Redis;
   readonly prefix: string;
   readonly log?: Logger | undefined;
-  /** Node id (random by default); only for tests. */
-  readonly nodeId?: string;
   /** See `PRESENCE_DEAD_MS`. */
   readonly deadMs?: number;
 }
@@ -32,8 +30,10 @@ export interface RedisPresenceOptions {
  * Cluster-wide presence. Each node keeps its counts per stream key (`u:<uid>`, `g:<group>`) in
  * memory and writes changed counts to its own Redis hash every `PRESENCE_FLUSH_MS`; a Lua
  * script keeps the cluster totals (`pres` hash, distinct `uids`, `conns`) in step with every
- * node hash. A node that stops heart-beating for `PRESENCE_DEAD_MS` is reaped by the next live
- * node's flush: its hash is subtracted from the totals and deleted.
+ * node hash. A node that stops heart-beating for `PRESENCE_DEAD_MS` is declared dead by the next
+ * live node's write, and its counts are subtracted a bounded number per script call (no call
+ * runs long, whatever a dead node held). A node declared dead while merely stalled notices at
+ * its next write and joins again under a new id with all its counts.
  *
  * Exactness: per-uid counts, distinct uids and total connections are exact (up to the flush
  * delay of other nodes; this node's own changes count at once). A push to several targets counts
@@ -41,14 +41,15 @@ export interface RedisPresenceOptions {
  * nodes do not share connection identities.
  */
 export class RedisPresence implements Presence {
-  readonly nodeId: string;
+  /** This node's id in Redis; a new one after it was declared dead (or Redis lost its data). */
+  private nodeId = '';
   private readonly local = new Map<string, number>();
   /** What Redis holds for this node, per field, as of the last successful write. */
   private readonly flushed = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private localConns = 0;
   private flushedConns = 0;
-  /** Next write replaces this node's whole contribution (start, reaped, Redis wiped). */
+  /** Next write joins under a new id and writes every count (start, declared dead, Redis wiped). */
   private full = true;
   private lastWrite = 0;
   private writing = false;
@@ -59,7 +60,6 @@ export class RedisPresence implements Presence {
   private readonly heartbeatMs: number;
 
   constructor(private readonly opts: RedisPresenceOptions) {
-    this.nodeId = opts.nodeId ?? randomBytes(8).toString('hex');
     this.deadMs = opts.deadMs ?? PRESENCE_DEAD_MS;
     this.heartbeatMs = Math.min(PRESENCE_HEARTBEAT_MS, this.deadMs / 3);
     this.timer = setInterval(() => void this.tick(), PRESENCE_FLUSH_MS);
@@ -108,13 +108,22 @@ export class RedisPresence implements Presence {
     return { ...stats, online };
   }
 
-  /** Removes this node's connections from the totals (a clean shutdown) and stops writing. */
+  /**
+   * A clean shutdown: writes the last changes (the hub has closed its connections, so counts go
+   * to zero), leaves, and stops writing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    if (this.opts.client.status !== 'ready') return;
-    await presenceScript.run(this.opts.client, this.args('leave', [])).catch(() => {});
+    for (let i = 0; this.writing && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+    if (this.opts.client.status !== 'ready' || this.full) return;
+    try {
+      await this.write();
+      await presenceScript.run(this.opts.client, this.args('leave', []));
+    } catch {
+      // Unreachable: the other nodes declare this one dead after PRESENCE_DEAD_MS.
+    }
   }
 
   /** Cluster counts for `fields`, total connections and distinct uids, with this node's unwritten changes applied. */
@@ -154,7 +163,7 @@ export class RedisPresence implements Presence {
     this.dirty.add(field);
   }
 
-  private args(mode: 'delta' | 'reset' | 'leave', pairs: readonly (string | number)[]): (string | number)[] {
+  private args(mode: 'join' | 'delta' | 'leave', pairs: readonly (string | number)[]): (string | number)[] {
     return [this.opts.prefix, this.nodeId, this.deadMs, mode, ...pairs];
   }
 
@@ -176,15 +185,15 @@ export class RedisPresence implements Presence {
   private async write(): Promise<void> {
     const client = this.opts.client;
     if (this.full) {
-      this.full = false;
+      // A fresh id has nothing to undo: whatever an old id still holds is subtracted by the
+      // reaper, a bounded amount per call, and this node's counts go in as plain deltas.
+      this.nodeId = randomBytes(8).toString('hex');
       this.dirty.clear();
       for (const f of this.local.keys()) this.dirty.add(f);
       this.flushed.clear();
       this.flushedConns = 0;
-      await presenceScript.run(client, this.args('reset', [])).catch((err: unknown) => {
-        this.full = true;
-        throw err;
-      });
+      await presenceScript.run(client, this.args('join', []));
+      this.full = false;
     }
     const fields = [...this.dirty];
     this.dirty.clear();
@@ -193,7 +202,7 @@ export class RedisPresence implements Presence {
         const chunk = fields.slice(i, i + CHUNK).map((f) => [f, this.local.get(f) ?? 0] as const);
         const known = await presenceScript.run(client, this.args('delta', chunk.flat()));
         if (Number(known) === 0) {
-          // Reaped while unreachable, or Redis lost its data: write everything again.
+          // Declared dead while unreachable or stalled, or Redis lost its data: join again.
           this.full = true;
           return;
         }

@@ -176,16 +176,22 @@ export class Script {
 
 /**
  * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`) -> connections cluster-wide,
- * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> this node's
- * count, `P nodes` sorted set node -> last write (Redis time, ms).
- * ARGV: prefix, nodeId, deadMs, mode (delta | reset | leave), field_1, count_1, ...
- * `delta` sets the node's absolute counts and returns 0 when the node is unknown (reaped or
- * Redis wiped: the caller writes a full snapshot after a `reset`). Every call reaps dead nodes.
+ * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> that node's
+ * count, `P nodes` sorted set node -> last write (Redis time, ms), `P dying` set of nodes
+ * declared dead whose counts are still being subtracted.
+ * ARGV: prefix, nodeId, deadMs, mode (join | delta | leave), field_1, count_1, ...
+ * - `join` registers a fresh node id (a node that was declared dead comes back under a new id);
+ * - `delta` sets the node's absolute counts; returns 0 when the node is not registered (declared
+ *   dead, or Redis lost its data): the caller joins again under a new id and writes everything;
+ * - `leave` declares the caller dead (its counts, normally already written down to zero, go).
+ * Every call declares silent nodes dead and subtracts at most REAP_BUDGET fields of dying
+ * nodes, so no call is long, however many connections a dead node held.
  */
 export const PRESENCE_LUA = `${HELPERS}
 local node = ARGV[2]
 local deadMs = tonumber(ARGV[3])
 local mode = ARGV[4]
+local REAP_BUDGET = 2000
 local now = nowMs()
 local function adjust(field, d)
   if d == 0 then return end
@@ -198,16 +204,15 @@ local function adjust(field, d)
     if before > 0 and total <= 0 then redis.call('DECR', P .. 'uids') end
   end
 end
-local function forget(id)
-  local h = P .. 'node:' .. id
-  local all = redis.call('HGETALL', h)
-  for j = 1, #all, 2 do adjust(all[j], -tonumber(all[j + 1])) end
-  redis.call('DEL', h)
+local function declareDead(id)
   redis.call('ZREM', P .. 'nodes', id)
+  redis.call('SADD', P .. 'dying', id)
 end
 local known = 1
-if mode == 'reset' or mode == 'leave' then
-  forget(node)
+if mode == 'join' then
+  redis.call('ZADD', P .. 'nodes', now, node)
+elseif mode == 'leave' then
+  declareDead(node)
 elseif not redis.call('ZSCORE', P .. 'nodes', node) then
   known = 0
 else
@@ -219,9 +224,21 @@ else
     if n > 0 then redis.call('HSET', h, field, n) else redis.call('HDEL', h, field) end
     adjust(field, n - old)
   end
+  redis.call('ZADD', P .. 'nodes', now, node)
 end
-if mode ~= 'leave' and known == 1 then redis.call('ZADD', P .. 'nodes', now, node) end
 local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', '(' .. string.format('%d', now - deadMs))
-for _, id in ipairs(dead) do forget(id) end
+for _, id in ipairs(dead) do declareDead(id) end
+local budget = REAP_BUDGET
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'dying')) do
+  if budget <= 0 then break end
+  local h = P .. 'node:' .. id
+  local kv = redis.call('HSCAN', h, 0, 'COUNT', budget)[2]
+  for j = 1, #kv, 2 do
+    adjust(kv[j], -tonumber(kv[j + 1]))
+    redis.call('HDEL', h, kv[j])
+  end
+  budget = budget - #kv / 2 - 1
+  if redis.call('EXISTS', h) == 0 then redis.call('SREM', P .. 'dying', id) end
+end
 return known
 `;
