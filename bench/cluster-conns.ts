@@ -58,6 +58,29 @@ async function main(): Promise<void> {
     },
   });
   const clients: Client[] = [];
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      await Promise.all(
+        clients.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.proc.exitCode !== null || !c.proc.connected) return resolve();
+              c.proc.once('exit', () => resolve());
+              c.proc.send({ type: 'close' });
+              setTimeout(() => c.proc.kill('SIGKILL'), 5000).unref();
+            }),
+        ),
+      );
+      await t.stop();
+      await redis.close();
+    })();
+    return cleaned;
+  };
+  // Interrupted (Ctrl-C, a time limit): still stop the server, Redis and the load clients.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+  }
   try {
     await sleep(1000);
     const workerPids = childPids(t.pid);
@@ -114,19 +137,7 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
-    await Promise.all(
-      clients.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.proc.exitCode !== null) return resolve();
-            c.proc.once('exit', () => resolve());
-            c.proc.send({ type: 'close' });
-            setTimeout(() => c.proc.kill('SIGKILL'), 5000).unref();
-          }),
-      ),
-    );
-    await t.stop();
-    await redis.close();
+    await cleanup();
   }
 }
 
