@@ -58,7 +58,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPing(port: number, ms: number): Promise<void> {
+/** Waits until the server on `port` answers as the process `pid`, not another test's server. */
+async function waitForServer(port: number, pid: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const c = new Redis({
@@ -69,23 +70,27 @@ async function waitForPing(port: number, ms: number): Promise<void> {
       retryStrategy: () => null,
     });
     c.on('error', () => {});
+    let info: string | undefined;
     try {
       await c.connect();
-      await c.ping();
-      c.disconnect();
-      return;
+      info = await c.info('server');
     } catch {
-      c.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
-      await new Promise((r) => setTimeout(r, 50));
+      // not up yet
     }
+    c.disconnect();
+    if (info !== undefined) {
+      if (new RegExp(`^process_id:${pid}\\s*$`, 'm').test(info)) return;
+      throw new Error(`port ${port} is taken by another redis-server`);
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not answer`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 /** Starts `redis-server --port N --bind 127.0.0.1 --save '' --appendonly no --dir <tmp>`. */
 export async function startRedis(opts: RedisServerOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'ssepush-redis-'));
-  const port = await freePort();
+  let port = await freePort();
   const clients: Redis[] = [];
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -98,7 +103,13 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<TestRed
     const p = spawn('redis-server', args, { stdio: 'ignore' });
     proc = p;
     exited = new Promise((resolve) => p.once('exit', () => resolve()));
-    await waitForPing(port, 10_000);
+    try {
+      await waitForServer(port, p.pid ?? -1, 10_000);
+    } catch (err) {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      await exited;
+      throw err;
+    }
   };
   const stop = async () => {
     const p = proc;
@@ -107,7 +118,17 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<TestRed
     await exited;
   };
 
-  await start();
+  // Another process may take the port between the probe and redis-server's bind: retry on a
+  // new port (only here; a restart through `start()` keeps its port).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      port = await freePort();
+    }
+  }
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
