@@ -83,6 +83,8 @@ export function isJsonError(r: RawResponse): boolean {
  */
 export class RawSse {
   text = '';
+  /** The last 4,000 characters received: cheap to test on every chunk, unlike `text`. */
+  tail = '';
   ended = false;
   private waiters: (() => void)[] = [];
 
@@ -90,6 +92,7 @@ export class RawSse {
     socket.setEncoding('utf8');
     socket.on('data', (c: string) => {
       this.text += c;
+      this.tail = (this.tail + c).slice(-4000);
       this.wake();
     });
     socket.on('close', () => {
