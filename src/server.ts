@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 import { Auth } from './auth.js';
 import type { Broker } from './broker.js';
@@ -56,6 +57,8 @@ export class SsePushServer {
     // Long polls and streams outlive the default request timeout only on the response side;
     // requestTimeout bounds receiving the request, which stays useful against slow uploads.
     this.http.requestTimeout = 60_000;
+    // Requests Node's parser refuses (head over 16 KiB, malformed, too slow) still get a JSON error.
+    this.http.on('clientError', answerClientError);
   }
 
   /** Listens on the configured (or given) port; resolves with the bound port. */
@@ -98,4 +101,31 @@ export class SsePushServer {
     await this.hub.close();
     this.metrics.close();
   }
+}
+
+/**
+ * Answers what Node's HTTP parser refused, as Node would (431, 408 or 400, only while nothing has
+ * been written on the socket yet), but with the contract's JSON error body.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const fresh = socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0;
+  if (!fresh || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'headers_too_large',
+          'request line and headers exceed 16 KiB',
+        ]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'timeout', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
