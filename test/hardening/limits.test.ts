@@ -171,10 +171,28 @@ describe('token and request size limits', () => {
   it('refuses request heads over 16 KiB (431), headers or URL', async () => {
     const h = await rawRequest(s.url, { path: '/healthz', headers: { 'x-pad': 'h'.repeat(17 * 1024) } });
     expect(h.status).toBe(431);
+    expect(jsonOf(h.body)).toMatchObject({ error: 'headers_too_large' });
     const u = await rawRequest(s.url, { path: `/healthz?pad=${'u'.repeat(17 * 1024)}` });
     expect(u.status).toBe(431);
+    expect(isJsonError(u)).toBe(true);
     const ok = await rawRequest(s.url, { path: '/healthz', headers: { 'x-pad': 'h'.repeat(8 * 1024) } });
     expect(ok.status).toBe(200);
+  });
+
+  it('answers a malformed request with a JSON 400', async () => {
+    const { connect } = await import('node:net');
+    const text = await new Promise<string>((resolve, reject) => {
+      const sock = connect({ host: '127.0.0.1', port: s.port }, () => sock.write('GARBAGE / HTTP/9\r\n\r\n'));
+      let out = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (d: string) => {
+        out += d;
+      });
+      sock.on('close', () => resolve(out));
+      sock.on('error', reject);
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(jsonOf(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'bad_request' });
   });
 
   it('refuses uid and group names over 128 characters, in pushes and tokens', async () => {
