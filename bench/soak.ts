@@ -177,6 +177,7 @@ interface Sample {
   rssMb: number;
   heapMb: number;
   fds: number;
+  /** p99 event-loop delay since the previous scrape. */
   loopP99Ms: number;
   connections: number;
 }
@@ -230,6 +231,8 @@ await new Promise((r) => setTimeout(r, WARMUP_MS));
 for (let i = 0; i < 60 && (await sample(t0)).connections < POOL * 0.9; i++) {
   await new Promise((r) => setTimeout(r, 1000));
 }
+// The delay figures cover the time since the previous scrape: give them a few seconds.
+await new Promise((r) => setTimeout(r, 5000));
 const start = await sample(t0);
 show('start', start);
 const end = t0 + MINUTES * 60_000;
