@@ -119,7 +119,7 @@ describe('slow consumers', () => {
       }
     });
 
-    // Broadcast 1 KiB messages at 1,000/s (a batch every 10 ms) until every slow client has been
+    // Broadcast 1 KiB messages at 1,000/s until every slow client has been
     // dropped and a little longer, sampling the server's RSS as it goes.
     const auth = { authorization: `Bearer ${pubToken()}`, 'content-type': 'application/json' };
     let sent = 0;
