@@ -4,7 +4,7 @@
  * connections, each summarised (self time per function / package; retained objects per
  * constructor, with counts per connection).
  *
- *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push]
+ *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push|connect]
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fmt, parseArgs, sleep } from './lib/measure.js';
@@ -140,6 +140,19 @@ async function cpuPush(): Promise<void> {
   summariseCpu(newest('.cpuprofile'));
 }
 
+/** Only opening subscriptions: what accepting, authenticating and starting a stream costs. */
+async function cpuConnect(): Promise<void> {
+  const t = await startSsepush({ nodeArgs: ['--cpu-prof', '--cpu-prof-dir', DIR] });
+  const pool = ClientPool.start(N);
+  try {
+    await openIdle(t, pool, N);
+  } finally {
+    await pool.close();
+    await t.stop();
+  }
+  summariseCpu(newest('.cpuprofile'));
+}
+
 async function heap(): Promise<void> {
   const t = await startSsepush({ nodeArgs: ['--heapsnapshot-signal=SIGHUP'], cwd: DIR });
   const pool = ClientPool.start(N);
@@ -163,6 +176,7 @@ async function main(): Promise<void> {
   if (what === 'cpu' || what === 'both') await cpu();
   if (what === 'heap' || what === 'both') await heap();
   if (what === 'push') await cpuPush();
+  if (what === 'connect') await cpuConnect();
 }
 
 main().then(
