@@ -1,5 +1,5 @@
 /**
- * Soak: `npm run soak [-- --minutes 10 --connections 500 --churn 100 --rate 500]`.
+ * Soak: `npm run soak [-- --minutes 10 --connections 500 --churn 100 --rate 500 --uids 200]`.
  *
  * Runs the real server in its own process and churns it: a pool of SSE connections where
  * `--churn` per second are closed and as many opened (half of them resuming with Last-Event-ID),
@@ -27,8 +27,13 @@ const MINUTES = arg('minutes', 10);
 const POOL = arg('connections', 500);
 const CHURN = arg('churn', 100);
 const RATE = arg('rate', 500);
-const WARMUP_MS = Math.min(15_000, (MINUTES * 60_000) / 4);
-const UIDS = 2000;
+/**
+ * uids pushed to and subscribed as. With the default HISTORY_SIZE (100) their history fills
+ * (200 × 100 messages) within the warm-up, so the start figures already hold a full history
+ * and any later growth is a leak, not history filling up.
+ */
+const UIDS = arg('uids', 200);
+const WARMUP_MS = Math.min(60_000, (MINUTES * 60_000) / 5);
 const GROUPS = 20;
 const SECRET = 'soak-secret-0123456789abcdef';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +60,9 @@ const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const pid = server.pid!;
+// The server is ours: it never outlives this command, however it ends.
+process.on('exit', () => server.kill('SIGKILL'));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 const base = `http://127.0.0.1:${port}`;
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
