@@ -8,6 +8,12 @@ import type { CollectReply, Command, ConnSpec, OpenReply, Reply, ResumeReply } f
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
+/**
+ * Load clients connect from 127.0.5.<n>, one address each: ports bound by other programs on the
+ * machine (anything connecting from an explicit loopback address) then cannot exhaust ours.
+ */
+export const SOURCE_NET = '127.0.5';
+
 /** Subscriptions per client process at most (the hard `ulimit -n` here is 20,000). */
 export const MAX_PER_WORKER = 5000;
 
@@ -72,6 +78,7 @@ export class ClientPool {
           type: 'open',
           host: '127.0.0.1',
           port,
+          localAddress: `${SOURCE_NET}.${i + 1}`,
           conns: conns.slice(i * per, (i + 1) * per),
           concurrency: Math.max(1, Math.ceil(concurrency / this.workers.length)),
           timeoutMs,

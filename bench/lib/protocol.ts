@@ -17,7 +17,16 @@ export interface Payload {
 }
 
 export type Command =
-  | { type: 'open'; host: string; port: number; conns: ConnSpec[]; concurrency: number; timeoutMs: number }
+  | {
+      type: 'open';
+      host: string;
+      port: number;
+      /** Source address (127.x.y.z): its own ephemeral ports, whatever else runs on the machine. */
+      localAddress: string;
+      conns: ConnSpec[];
+      concurrency: number;
+      timeoutMs: number;
+    }
   /** Returns and forgets the receive times recorded for each message key (`k:n`). */
   | { type: 'collect' }
   /** Cuts every connection (TCP reset, so no TIME_WAIT), keeping each one's last event id. */

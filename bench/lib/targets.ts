@@ -44,6 +44,8 @@ export interface Target {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** Source address of the publisher's requests (see `SOURCE_NET` in pool.ts). */
+const PUBLISHER_ADDRESS = '127.0.5.250';
 
 /** One HTTP request over the shared keep-alive agent; resolves with status and body text. */
 export function http(
@@ -54,15 +56,27 @@ export function http(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, agent, timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        localAddress: PUBLISHER_ADDRESS,
+        port,
+        method,
+        path,
+        headers,
+        agent,
+        timeout: 30_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(body);

@@ -169,7 +169,7 @@ function connect(c: Conn, host: string, port: number, timeoutMs: number): Promis
       clearTimeout(timer);
       resolve(status);
     };
-    const sock = net.connect({ host, port, noDelay: true });
+    const sock = net.connect({ host, port, localAddress, noDelay: true });
     c.sock = sock;
     const timer = setTimeout(() => {
       sock.destroy();
@@ -302,8 +302,12 @@ async function handle(cmd: Command): Promise<void> {
 }
 
 let port = 0;
+let localAddress = '127.0.0.1';
 process.on('message', (cmd: Command) => {
-  if (cmd.type === 'open') port = cmd.port;
+  if (cmd.type === 'open') {
+    port = cmd.port;
+    localAddress = cmd.localAddress;
+  }
   handle(cmd).catch((err: unknown) => {
     process.stderr.write(`bench worker: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
