@@ -263,13 +263,20 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
   if (!url) throw new Error('REDIS_URL is not set');
   const pub = new Redis(url, { ...CLIENT_OPTIONS, connectionName: 'ssepush-pub' });
   const sub = new Redis(url, { ...CLIENT_OPTIONS, connectionName: 'ssepush-sub', autoResubscribe: false });
-  for (const c of [pub, sub]) c.on('error', (err: Error) => log?.debug({ err: err.message }, 'redis error'));
+  let lastError = '';
+  for (const c of [pub, sub]) {
+    c.on('error', (err: Error) => {
+      lastError = err.message;
+      log?.debug({ err: err.message }, 'redis error');
+    });
+  }
   try {
     await Promise.all([pub.connect(), sub.connect()]);
   } catch (err) {
     pub.disconnect();
     sub.disconnect();
-    throw new Error(`cannot reach Redis at REDIS_URL: ${err instanceof Error ? err.message : String(err)}`);
+    const why = lastError || (err instanceof Error ? err.message : String(err));
+    throw new Error(`cannot reach Redis at REDIS_URL: ${why}`);
   }
   const broker = new RedisBroker({
     pub,
