@@ -87,8 +87,8 @@ function summariseHeap(file: string, n: number): void {
   const agg = new Map<string, { count: number; bytes: number }>();
   for (let i = 0; i < s.nodes.length; i += width) {
     const type = types[s.nodes[i + fType]!]!;
-    let name =
-      type === 'object' || type === 'native' || type === 'closure' ? s.strings[s.nodes[i + fName]!]! : '';
+    const named = type === 'object' || type === 'native' || type === 'closure' || type === 'array';
+    let name = named ? s.strings[s.nodes[i + fName]!]! : '';
     if (name.length > 60) name = `${name.slice(0, 57)}...`;
     const key = `${type} ${name}`.trim();
     const a = agg.get(key) ?? { count: 0, bytes: 0 };
