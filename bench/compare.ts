@@ -172,14 +172,24 @@ function table(results: Record<Name, Metrics[]>): { md: string; verdicts: string
   return { md: lines.join('\n'), verdicts };
 }
 
+/**
+ * Per-connection figures at each size, plus the marginal RSS per connection from the previous
+ * size: one-off growth (JIT code, first heap pages) inflates the small sizes' averages, the
+ * marginal cost shows whether memory grows linearly.
+ */
 function scaleTable(rows: { name: Name; n: number; m: Metrics }[]): string {
   const lines = [
-    '| server | N | held | RSS/conn KiB | heap/conn KiB | broadcast p50 ms | p99 ms | CPU µs/delivery | missing |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | N | held | RSS/conn KiB | marginal RSS/conn KiB | heap/conn KiB | broadcast p50 ms | p99 ms | CPU µs/delivery | missing |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const prev = new Map<Name, { n: number; rss: number }>();
   for (const { name, n, m } of rows) {
+    const rss = m.rssKiB! * n;
+    const p = prev.get(name);
+    const marginal = p && n > p.n ? fmt((rss - p.rss) / (n - p.n)) : '–';
+    prev.set(name, { n, rss });
     lines.push(
-      `| ${name} | ${n} | ${m.held} | ${fmt(m.rssKiB!)} | ${m.heapKiB === undefined ? '–' : fmt(m.heapKiB)} | ${fmt(m.bcP50!)} | ${fmt(m.bcP99!)} | ${fmt(m.bcCpu!)} | ${m.missing} |`,
+      `| ${name} | ${n} | ${m.held} | ${fmt(m.rssKiB!)} | ${marginal} | ${m.heapKiB === undefined ? '–' : fmt(m.heapKiB)} | ${fmt(m.bcP50!)} | ${fmt(m.bcP99!)} | ${fmt(m.bcCpu!)} | ${m.missing} |`,
     );
   }
   return lines.join('\n');
