@@ -1,4 +1,5 @@
 import type { Subscriber } from './auth.js';
+import { parseId } from './ids.js';
 import type { Message } from './message.js';
 
 /**
@@ -35,6 +36,12 @@ export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'timeout'
 export abstract class Member {
   /** Newest seq handed to this member; anything at or below is a duplicate. */
   lastSeq = 0;
+  /**
+   * Epoch `lastSeq` belongs to, set when the member goes live. After a wiped backend this node
+   * may still be fanning out (and heartbeating) the old epoch while this member already lives
+   * in the new one: it must neither be told an old-epoch position nor be reset again.
+   */
+  epoch: string | undefined;
   /** Live messages that arrived while the replay was being fetched; `null` once live. */
   pending: Message[] | null = [];
   closed = false;
@@ -153,6 +160,7 @@ export class PollConn extends Member {
     const queued = this.pending ?? [];
     this.pending = null;
     this.lastSeq = fromSeq;
+    this.epoch = parseId(position)?.epoch;
     this.cursor = position;
     for (const m of queued) this.deliver(m);
   }

@@ -134,7 +134,7 @@ export class Hub {
       const position = await this.broker.position();
       if (conn.closed) return;
       conn.write(`id:${position}\n\n`);
-      this.goLive(conn, parseId(position)?.seq ?? 0);
+      this.goLive(conn, position, parseId(position)?.seq ?? 0);
       return;
     }
     const r = await this.broker.replay(streamsOfSubscriber(conn.uid, conn.sub.groups), resumeId);
@@ -145,7 +145,7 @@ export class Hub {
       conn.write(
         `id:${r.position}\nevent:reset\ndata:${JSON.stringify({ reason: r.reason ?? 'history_lost' })}\n\n`,
       );
-      this.goLive(conn, positionSeq);
+      this.goLive(conn, r.position, positionSeq);
       return;
     }
     if (r.messages.length > 0) {
@@ -155,13 +155,14 @@ export class Hub {
       this.metrics?.replayed.inc(r.messages.length);
     }
     const lastReplayed = r.messages[r.messages.length - 1]?.seq ?? 0;
-    this.goLive(conn, Math.max(positionSeq, lastReplayed));
+    this.goLive(conn, r.position, Math.max(positionSeq, lastReplayed));
   }
 
-  private goLive(conn: SseConn, fromSeq: number): void {
+  private goLive(conn: SseConn, position: string, fromSeq: number): void {
     const queued = conn.pending ?? [];
     conn.pending = null;
     conn.lastSeq = Math.max(conn.lastSeq, fromSeq);
+    conn.epoch = parseId(position)?.epoch;
     let delivered = 0;
     for (const m of queued) if (conn.deliver(m)) delivered++;
     if (delivered > 0) this.metrics?.delivered.inc(delivered);
@@ -328,10 +329,14 @@ export class Hub {
    * they resume (and get their reset) against the new epoch.
    */
   private epochChanged(m: Message): void {
-    const position = formatId(parseId(m.id)?.epoch ?? '', m.seq - 1);
+    const epoch = parseId(m.id)?.epoch;
+    const position = formatId(epoch ?? '', m.seq - 1);
     this.log.warn({ position }, 'history epoch changed; live connections reset');
     const reset = `id:${position}\nevent:reset\ndata:{"reason":"epoch_changed"}\n\n`;
     for (const c of [...this.all]) {
+      // Went live in the new epoch already (its replay or reset came from the wiped backend):
+      // it has its reset and its position; another would be needless and move it backwards.
+      if (c.pending === null && c.epoch === epoch) continue;
       if (c instanceof SseConnClass) {
         if (c.pending !== null) {
           this.closeStream(c, 'shutdown');
@@ -340,6 +345,7 @@ export class Hub {
         this.metrics?.resets.inc({ reason: 'epoch_changed' });
         c.write(reset);
         c.lastSeq = m.seq - 1;
+        c.epoch = epoch;
       } else if (c instanceof PollConn) {
         this.finishPoll(c, { messages: [], cursor: position, reset: true });
       }
@@ -365,10 +371,14 @@ export class Hub {
    */
   private beat(): void {
     const frame = this.head ? `:\nid:${this.head}\n\n` : ':\n\n';
+    const headEpoch = this.head ? parseId(this.head)?.epoch : undefined;
     for (const c of this.all) {
+      if (!(c instanceof SseConnClass) || c.pending !== null) continue;
       // A stream that went live past the head (its position came from a shared backend ahead
       // of this node's fan-out) must not be moved back: its resume would replay duplicates.
-      if (c instanceof SseConnClass && c.pending === null && c.lastSeq <= this.headSeq) c.write(frame);
+      // Nor may a stream living in a newer epoch than the head be told an old-epoch id.
+      if (c.lastSeq <= this.headSeq && c.epoch === headEpoch) c.write(frame);
+      else c.write(':\n\n');
     }
   }
 
