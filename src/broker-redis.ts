@@ -199,6 +199,18 @@ export class RedisBroker implements Broker {
       return;
     }
     if (this.closed) return;
+    this.restored();
+  }
+
+  /**
+   * The subscription is in place again; after an outage, the resync listeners run now, before
+   * any message of the new subscription is handed on. The first messages can arrive in the same
+   * socket read as the SUBSCRIBE reply, so they reach `receive` before `subscribe()`'s promise
+   * resumes `resubscribe`: a live connection handed one of them first would move past the
+   * messages it missed while the subscription was down.
+   */
+  private restored(): void {
+    if (this.subscribed) return;
     this.subscribed = true;
     if (this.wasDown) {
       this.wasDown = false;
@@ -209,6 +221,8 @@ export class RedisBroker implements Broker {
 
   private receive(channel: string, text: string): void {
     if (channel !== this.channel || this.closed) return;
+    // A message on the channel proves the subscription is back.
+    this.restored();
     const sp = text.indexOf(' ');
     let msg: Message;
     try {
