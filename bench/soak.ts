@@ -242,23 +242,30 @@ for (let i = 0; i < 60 && (await sample(t0)).connections < POOL * 0.9; i++) {
 // The delay figures cover the time since the previous scrape: give them a few seconds.
 await new Promise((r) => setTimeout(r, 5000));
 const start = await sample(t0);
+const samples: Sample[] = [start];
 show('start', start);
 const end = t0 + MINUTES * 60_000;
 let next = t0 + 60_000;
 while (Date.now() < end) {
   await new Promise((r) => setTimeout(r, Math.max(0, Math.min(next, end) - Date.now())));
   if (Date.now() >= next && Date.now() < end) {
-    show('', await sample(t0));
+    const m = await sample(t0);
+    samples.push(m);
+    show('', m);
     next += 60_000;
   }
 }
 clearInterval(ticker);
 const fin = await sample(t0);
+samples.push(fin);
 show('end', fin);
+// The V8 heap is a sawtooth between collections: its range over the samples says more than
+// two points. A leak shows as RSS, fds or the heap's floor rising minute after minute.
+const range = (f: (s: Sample) => number) => `${Math.min(...samples.map(f))}-${Math.max(...samples.map(f))}`;
 const growth = (a: number, b: number) =>
   `${a} -> ${b} (${b >= a ? '+' : ''}${Math.round(((b - a) / a) * 100)}%)`;
 process.stdout.write(
-  `summary: rss ${growth(start.rssMb, fin.rssMb)} MB, heap ${growth(start.heapMb, fin.heapMb)} MB, fds ${growth(start.fds, fin.fds)}, loop p99 ${start.loopP99Ms} -> ${fin.loopP99Ms} ms; ${pushes} pushes (${pushErrors} errors), ${opened} connects, ${closed} disconnects\n`,
+  `summary: rss ${growth(start.rssMb, fin.rssMb)} MB (range ${range((x) => x.rssMb)}), heap ${growth(start.heapMb, fin.heapMb)} MB (range ${range((x) => x.heapMb)}), fds ${growth(start.fds, fin.fds)} (range ${range((x) => x.fds)}), loop p99 ${start.loopP99Ms} -> ${fin.loopP99Ms} ms; ${pushes} pushes (${pushErrors} errors), ${opened} connects, ${closed} disconnects\n`,
 );
 for (const c of pool) c.socket.destroy();
 agent.destroy();

@@ -225,7 +225,9 @@ export async function spawnServerLoggingToFile(
     if (m) port = Number(m[1]);
     else if (proc.exitCode !== null || Date.now() > end) {
       proc.kill('SIGKILL');
-      throw new Error(`server did not start:\n${output()}`);
+      const log = output();
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`server did not start:\n${log}`);
     } else await new Promise((r) => setTimeout(r, 50));
   }
   return {
