@@ -58,6 +58,13 @@ export class RedisBroker implements Broker {
   private closed = false;
   /** Random part of the epoch this process creates when Redis has none (first use, or wiped). */
   private readonly candidate = newEpoch().slice(0, 8);
+  /**
+   * Newest position this process has seen Redis issue (publish answers, fan-out, positions).
+   * Sent with every script: if Redis comes back older than this (restored from older data),
+   * the script moves its counter past it instead of issuing these ids again.
+   */
+  private seenEpoch = '';
+  private seenSeq = 0;
   private readonly onMessage = (channel: string, text: string) => this.receive(channel, text);
   private readonly onSubReady = () => void this.resubscribe();
   private readonly onSubClose = () => {
@@ -108,7 +115,16 @@ export class RedisBroker implements Broker {
 
   private async publishChunk(inputs: readonly PublishInput[]): Promise<Message[]> {
     const { size, ttlMs, maxStreams } = this.opts;
-    const args: (string | number)[] = [this.prefix, size, ttlMs, maxStreams, this.candidate, inputs.length];
+    const args: (string | number)[] = [
+      this.prefix,
+      size,
+      ttlMs,
+      maxStreams,
+      this.candidate,
+      this.seenEpoch,
+      this.seenSeq,
+      inputs.length,
+    ];
     for (const input of inputs) {
       const streams = streamsOfMessage(input);
       args.push(streams.length, ...streams, payloadOf(input));
@@ -116,6 +132,7 @@ export class RedisBroker implements Broker {
     const r = (await this.call(() => publishScript.run(this.pub, args))) as string[];
     const epoch = r[0]!;
     const time = Number(r[1]);
+    this.saw(epoch, Number(r[r.length - 1]));
     return inputs.map((input, i) => {
       const seq = Number(r[i + 2]);
       return createMessage(input, formatId(epoch, seq), seq, time);
@@ -132,10 +149,13 @@ export class RedisBroker implements Broker {
         pos?.seq ?? 0,
         pos?.epoch ?? '',
         this.candidate,
+        this.seenEpoch,
+        this.seenSeq,
         ...streams,
       ]),
     )) as string[];
     const epoch = r[0]!;
+    this.saw(epoch, Number(r[1]));
     const position = formatId(epoch, Number(r[1]));
     if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
     const status = r[2]!;
@@ -148,8 +168,9 @@ export class RedisBroker implements Broker {
   async position(): Promise<string> {
     this.check();
     const r = (await this.call(() =>
-      positionScript.run(this.pub, [this.prefix, this.candidate]),
+      positionScript.run(this.pub, [this.prefix, this.candidate, this.seenEpoch, this.seenSeq]),
     )) as string[];
+    this.saw(r[0]!, Number(r[1]));
     return formatId(r[0]!, Number(r[1]));
   }
 
@@ -173,6 +194,15 @@ export class RedisBroker implements Broker {
     } else if (this.sub.status === 'ready') {
       await this.sub.unsubscribe(this.channel).catch(() => {});
     }
+  }
+
+  /** Records a position Redis issued; a new epoch (a wiped Redis) starts over. */
+  private saw(epoch: string, seq: number): void {
+    if (!Number.isSafeInteger(seq)) return;
+    if (epoch !== this.seenEpoch) {
+      this.seenEpoch = epoch;
+      this.seenSeq = seq;
+    } else if (seq > this.seenSeq) this.seenSeq = seq;
   }
 
   private check(): void {
@@ -231,6 +261,7 @@ export class RedisBroker implements Broker {
       this.opts.log?.error({ err }, 'unreadable message on the redis channel');
       return;
     }
+    this.saw(text.slice(0, sp), msg.seq);
     for (const l of this.listeners) l(msg);
   }
 }

@@ -6,8 +6,9 @@ import type { Redis } from 'ioredis';
  * assignment, history append and publish one step across any number of nodes.
  *
  * Keys (under the broker's prefix `P`, default `ssepush:`):
- * - `P state`    hash {epoch, seq}: the epoch is created at first use (random + clock), seq by
+ * - `P state`    hash {epoch, seq, lost}: the epoch is created at first use (random + clock), seq by
  *                HINCRBY. One hash, so a wiped Redis loses both together and starts a new epoch.
+ *                `lost` is the newest seq a rollback may have lost (see `guard`).
  * - `P h:<s>`    sorted set per stream, score = seq, member = the message record
  *                `<seq> <timeMs> <header JSON>\n<data JSON>`; trimmed to HISTORY_SIZE, old
  *                members dropped by HISTORY_TTL, the key itself PEXPIREd TTL after its newest.
@@ -56,10 +57,22 @@ end
 local function seqOf()
   return tonumber(redis.call('HGET', P .. 'state', 'seq') or '0')
 end
+-- Redis restored from older data (a crash with appendfsync everysec, a failover to a lagging
+-- replica, a snapshot restore) keeps its epoch but forgets the newest ids. A node that has seen
+-- a newer seq of this epoch proves it: the counter jumps past that seq, so no id is ever issued
+-- twice, and every resume from before it is refused (state 'lost'), since any stream may have
+-- lost messages up to it.
+local function guard(epoch, seenEpoch, seenSeq)
+  if seenEpoch ~= epoch then return end
+  local seen = tonumber(seenSeq)
+  if seen == nil or seen <= seqOf() then return end
+  local text = string.format('%d', seen)
+  redis.call('HSET', P .. 'state', 'seq', text, 'lost', text)
+end
 `;
 
 /**
- * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, count, then per message:
+ * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, count, then per message:
  * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
  */
 export const PUBLISH_LUA = `${HELPERS}
@@ -67,11 +80,12 @@ local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local maxStreams = tonumber(ARGV[4])
 local epoch = epochOf(ARGV[5])
-local count = tonumber(ARGV[6])
+guard(epoch, ARGV[6], ARGV[7])
+local count = tonumber(ARGV[8])
 local now = nowMs()
 local nowText = string.format('%d', now)
 local out = {epoch, nowText}
-local i = 7
+local i = 9
 for _ = 1, count do
   local k = tonumber(ARGV[i])
   i = i + 1
@@ -117,7 +131,7 @@ return out
 `;
 
 /**
- * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, stream_1..stream_n.
+ * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, seenEpoch, seenSeq, stream_1..stream_n.
  * Returns {epoch, seq, status, record...}; status is ok, epoch_changed, unknown_id or
  * history_lost (records only when ok).
  */
@@ -125,15 +139,17 @@ export const REPLAY_LUA = `${HELPERS}
 local ttl = tonumber(ARGV[2])
 local after = tonumber(ARGV[3])
 local epoch = epochOf(ARGV[5])
+guard(epoch, ARGV[6], ARGV[7])
 local seq = seqOf()
 local seqText = string.format('%d', seq)
 if ARGV[4] ~= epoch then return {epoch, seqText, 'epoch_changed'} end
 if after > seq then return {epoch, seqText, 'unknown_id'} end
 local lost = {epoch, seqText, 'history_lost'}
+if tonumber(redis.call('HGET', P .. 'state', 'lost') or '0') > after then return lost end
 local dropped = tonumber(redis.call('GET', P .. 'dropped') or '0')
 local now = nowMs()
 local out = {epoch, seqText, 'ok'}
-for s = 6, #ARGV do
+for s = 8, #ARGV do
   local stream = ARGV[s]
   local h = P .. 'h:' .. stream
   if redis.call('EXISTS', h) == 1 then
@@ -151,9 +167,10 @@ end
 return out
 `;
 
-/** ARGV: prefix, epochCandidate. Returns {epoch, seq}. */
+/** ARGV: prefix, epochCandidate, seenEpoch, seenSeq. Returns {epoch, seq}. */
 export const POSITION_LUA = `${HELPERS}
 local epoch = epochOf(ARGV[2])
+guard(epoch, ARGV[3], ARGV[4])
 return {epoch, string.format('%d', seqOf())}
 `;
 
