@@ -162,6 +162,7 @@ export class PollConn extends Member {
     this.lastSeq = fromSeq;
     this.epoch = parseId(position)?.epoch;
     this.cursor = position;
-    for (const m of queued) this.deliver(m);
+    const prefix = `${this.epoch}-`;
+    for (const m of queued) if (m.id.startsWith(prefix)) this.deliver(m);
   }
 }

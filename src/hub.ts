@@ -163,8 +163,9 @@ export class Hub {
     conn.pending = null;
     conn.lastSeq = Math.max(conn.lastSeq, fromSeq);
     conn.epoch = parseId(position)?.epoch;
+    const prefix = `${conn.epoch}-`;
     let delivered = 0;
-    for (const m of queued) if (conn.deliver(m)) delivered++;
+    for (const m of queued) if (m.id.startsWith(prefix) && conn.deliver(m)) delivered++;
     if (delivered > 0) this.metrics?.delivered.inc(delivered);
   }
 
@@ -304,6 +305,9 @@ export class Hub {
     // Deliveries are counted where they leave: here for live streams, and for messages queued
     // during a replay or batched for a poll when those are flushed (goLive, finishPoll).
     const give = (c: Member): void => {
+      // A member already living in a newer epoch (its reset came from the wiped backend before
+      // this node saw the new epoch) never takes a late message of the old one.
+      if (c.epoch !== undefined && c.epoch !== epoch) return;
       if (c.deliver(m) && c instanceof SseConnClass && c.pending === null) n++;
     };
     if (m.to.length === 0 && m.groups.length === 0) {

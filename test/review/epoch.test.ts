@@ -139,4 +139,34 @@ describe('review: connections that start in a new epoch', () => {
     expect(s.ids).toEqual(['epochb-2', 'epochb-3']);
     expect(s.events).toEqual(['message']);
   });
+
+  it('a late message of the old epoch never reaches a stream that already lives in the new one', async () => {
+    const { hub, broker } = await setup();
+    const late = broker.assign([to('a'), to('a')]); // epocha-4, -5: published before the wipe, in flight
+    broker.wipe();
+    const live = new Sink();
+    hub.openStream(sub('a'), live, undefined); // live at epochb-0
+    await tick();
+    const replaying = new Sink();
+    hub.openStream(sub('a'), replaying, 'epocha-3'); // its reset is being fetched ...
+    broker.fanOut(late.slice(0, 1)); // ... while epocha-4 arrives: queued on it
+    await tick();
+    broker.fanOut(late.slice(1)); // epocha-5 arrives once both are live in epoch b
+    await hub.publish([to('a')]);
+    expect(live.ids).toEqual(['epochb-0', 'epochb-1']);
+    expect(replaying.ids).toEqual(['epochb-0', 'epochb-1']);
+  });
+
+  it('a waiting poll in the new epoch is not answered with a late message of the old one', async () => {
+    const { hub, broker } = await setup();
+    const late = broker.assign([to('a')]); // epocha-4, in flight
+    broker.wipe();
+    const answers: string[][] = [];
+    hub.poll(sub('a'), 'epochb-0', 5000, (a) => answers.push([...a.messages.map((m) => m.id), a.cursor]));
+    broker.fanOut(late); // arrives while the poll's replay is being fetched
+    await tick();
+    await hub.publish([to('a')]);
+    await tick();
+    expect(answers).toEqual([['epochb-1', 'epochb-1']]);
+  });
 });
