@@ -206,13 +206,17 @@ export class Hub {
     const cancel = () => this.endPoll(waiter);
     this.startPoll(waiter, cursor, timeoutMs).catch((err: unknown) => {
       this.log.warn({ err }, 'poll failed');
-      this.endPoll(waiter);
+      // Answered like a timeout (its cursor, no messages): the client polls again, nothing is lost.
+      this.finishPoll(waiter);
     });
     return cancel;
   }
 
   private async startPoll(w: PollConn, cursor: string | undefined, timeoutMs: number): Promise<void> {
     if (cursor === undefined) {
+      // Until the position is known, a poll answered early (drain, failure) gets the newest one
+      // this node has fanned out: never an empty cursor.
+      w.cursor = this.head ?? '';
       const position = await this.broker.position();
       this.finishPoll(w, { messages: [], cursor: position });
       return;
