@@ -76,6 +76,8 @@ export class SseConn extends Member {
   deliver(msg: Message): boolean {
     if (msg.seq <= this.lastSeq || this.closed) return false;
     if (this.pending) {
+      // Matched through its uid and groups, a message is handed over once per match, in a row.
+      if ((this.pending[this.pending.length - 1]?.seq ?? 0) >= msg.seq) return false;
       if (this.pending.push(msg) > MAX_PENDING) this.onSlow(this);
       return true;
     }
@@ -135,6 +137,7 @@ export class PollConn extends Member {
   deliver(msg: Message): boolean {
     if (msg.seq <= this.lastSeq || this.closed) return false;
     if (this.pending) {
+      if ((this.pending[this.pending.length - 1]?.seq ?? 0) >= msg.seq) return false;
       this.pending.push(msg);
       return true;
     }
