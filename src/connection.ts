@@ -147,6 +147,11 @@ export class PollConn extends Member {
     return true;
   }
 
+  /** Messages batched for the answer (live, not yet answered). */
+  get batched(): number {
+    return this.batch.length;
+  }
+
   /** Answers with what is batched (or with `fallback` when nothing is). Idempotent. */
   respond(a?: PollAnswer): number {
     if (this.closed) return 0;

@@ -355,7 +355,9 @@ export class Hub {
         c.lastSeq = m.seq - 1;
         c.epoch = epoch;
       } else if (c instanceof PollConn) {
-        this.finishPoll(c, { messages: [], cursor: position, reset: true });
+        // Old-epoch messages already batched are answered first; the next poll gets the reset.
+        if (c.batched > 0) this.finishPoll(c);
+        else this.finishPoll(c, { messages: [], cursor: position, reset: true });
       }
     }
   }

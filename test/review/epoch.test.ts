@@ -169,4 +169,19 @@ describe('review: connections that start in a new epoch', () => {
     await tick();
     expect(answers).toEqual([['epochb-1', 'epochb-1']]);
   });
+
+  it('a poll holding old-epoch messages when the new epoch arrives gets them, not a reset that drops them', async () => {
+    const { hub, broker } = await setup();
+    const answers: { ids: string[]; cursor: string; reset: boolean }[] = [];
+    hub.poll(sub('a'), 'epocha-3', 5000, (a) =>
+      answers.push({ ids: a.messages.map((m) => m.id), cursor: a.cursor, reset: a.reset === true }),
+    );
+    await tick();
+    const last = broker.assign([to('a')]); // epocha-4
+    broker.wipe();
+    const first = broker.assign([to('a')]); // epochb-1
+    broker.fanOut([...last, ...first]); // one read from the subscription: both in the same tick
+    await tick();
+    expect(answers).toEqual([{ ids: ['epocha-4'], cursor: 'epocha-4', reset: false }]);
+  });
 });
