@@ -1,3 +1,4 @@
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
@@ -27,13 +28,33 @@ function scopes(payload: JwtPayload): string[] {
  * algorithms. Subscriber tokens need `sub`; publisher tokens need `push` in `scope`, and a
  * publisher token is not accepted as a subscriber token (nor the reverse).
  */
+/**
+ * The key as jsonwebtoken derives it (a PEM public key, else the HMAC secret's bytes), built once.
+ * Given a string, jsonwebtoken re-derives it on every verify, starting with a PEM parse that fails
+ * for every HMAC secret: that cost more CPU than the rest of accepting a subscription.
+ */
+function keyObject(key: string): KeyObject {
+  try {
+    return createPublicKey(key);
+  } catch {
+    return createSecretKey(Buffer.from(key));
+  }
+}
+
 export class Auth {
   private readonly subscribers = new LRUCache<string, Subscriber>({ max: CACHE_MAX, ttlAutopurge: false });
   private readonly publishers = new LRUCache<string, true>({ max: 1000 });
 
-  constructor(private readonly config: Config) {}
+  private readonly subscriberKey: KeyObject;
+  private readonly publisherKey: KeyObject;
 
-  private verify(token: string, key: string): JwtPayload {
+  constructor(private readonly config: Config) {
+    this.subscriberKey = keyObject(config.jwtKey);
+    this.publisherKey =
+      config.publisherKey === config.jwtKey ? this.subscriberKey : keyObject(config.publisherKey);
+  }
+
+  private verify(token: string, key: KeyObject): JwtPayload {
     if (token.length > this.config.maxTokenBytes) throw unauthorized('token is too long');
     try {
       const payload = jwt.verify(token, key, {
@@ -57,7 +78,7 @@ export class Auth {
   subscriber(token: string): Subscriber {
     const cached = this.subscribers.get(token);
     if (cached) return cached;
-    const payload = this.verify(token, this.config.jwtKey);
+    const payload = this.verify(token, this.subscriberKey);
     if (scopes(payload).includes('push')) {
       throw forbidden('a publisher token cannot subscribe', 'wrong_token_type');
     }
@@ -86,7 +107,7 @@ export class Auth {
   /** Verifies a publisher token (`scope` must contain `push`); throws 401/403 errors. */
   publisher(token: string): void {
     if (this.publishers.get(token)) return;
-    const payload = this.verify(token, this.config.publisherKey);
+    const payload = this.verify(token, this.publisherKey);
     if (!scopes(payload).includes('push'))
       throw forbidden('token lacks the "push" scope', 'insufficient_scope');
     this.cache(
