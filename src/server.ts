@@ -7,6 +7,8 @@ import type { Broker } from './broker.js';
 import { MemoryBroker } from './broker-memory.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
+import { rawEvents } from './http/events-raw.js';
+import { commonHeaders } from './http/raw.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -51,7 +53,13 @@ export class SsePushServer {
     this.hub = new Hub(config, this.broker, this.metrics, this.log);
     this.auth = new Auth(config);
     this.app = createApp({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
-    this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, this.app);
+    // Long-lived routes are served by plain node:http ahead of Express (see http/events-raw.ts).
+    const headers = commonHeaders(config.corsOrigins);
+    const events = rawEvents({ auth: this.auth, hub: this.hub, log: this.log }, headers);
+    const app = this.app;
+    this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+      if (!events(req, res)) app(req, res);
+    });
     this.http.keepAliveTimeout = 65_000;
     this.http.headersTimeout = 66_000;
     // Long polls and streams outlive the default request timeout only on the response side;

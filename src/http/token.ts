@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { badRequest, unauthorized } from '../errors.js';
 
 const COOKIE = 'ssepush_token';
@@ -19,8 +19,14 @@ function fromCookie(header: string | undefined): string | undefined {
   return undefined;
 }
 
+/** What token lookup reads: an Express request, or a raw `node:http` one with its parsed query. */
+export interface TokenSource {
+  readonly headers: IncomingHttpHeaders;
+  readonly query: Record<string, unknown>;
+}
+
 /** The request's token: `Authorization: Bearer`, then `?token=`, then the `ssepush_token` cookie. */
-export function tokenOf(req: Request): string {
+export function tokenOf(req: TokenSource): string {
   const auth = req.headers.authorization;
   if (auth) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
@@ -39,7 +45,7 @@ export function tokenOf(req: Request): string {
 }
 
 /** A single-valued query string parameter, or `undefined`; repeated values are bad input. */
-export function queryString(req: Request, name: string): string | undefined {
+export function queryString(req: TokenSource, name: string): string | undefined {
   const v = req.query[name];
   if (v === undefined) return undefined;
   if (typeof v === 'string') return v;
