@@ -8,6 +8,7 @@ import { MemoryBroker } from './broker-memory.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { rawEvents } from './http/events-raw.js';
+import { rawPush } from './http/push-raw.js';
 import { commonHeaders } from './http/raw.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
@@ -53,12 +54,14 @@ export class SsePushServer {
     this.hub = new Hub(config, this.broker, this.metrics, this.log);
     this.auth = new Auth(config);
     this.app = createApp({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
-    // Long-lived routes are served by plain node:http ahead of Express (see http/events-raw.ts).
+    // The hot routes are served by plain node:http ahead of Express (http/events-raw.ts, push-raw.ts).
     const headers = commonHeaders(config.corsOrigins);
-    const events = rawEvents({ auth: this.auth, hub: this.hub, log: this.log }, headers);
+    const deps = { config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log };
+    const events = rawEvents(deps, headers);
+    const push = rawPush(deps, headers);
     const app = this.app;
     this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
-      if (!events(req, res)) app(req, res);
+      if (!events(req, res) && !push(req, res)) app(req, res);
     });
     this.http.keepAliveTimeout = 65_000;
     this.http.headersTimeout = 66_000;
