@@ -56,10 +56,33 @@ export abstract class Member {
   abstract deliver(msg: Message): boolean;
 }
 
+let tickNo = 0;
+let tickScheduled = false;
+const corkedThisTick: SseConn[] = [];
+
+function endTick(): void {
+  tickNo++;
+  tickScheduled = false;
+  for (const c of corkedThisTick.splice(0)) {
+    c.corked = false;
+    c.sink.uncork?.();
+  }
+}
+
+/** A number that changes after every tick of the event loop (one shared `nextTick`, not one per write). */
+function currentTick(): number {
+  if (!tickScheduled) {
+    tickScheduled = true;
+    process.nextTick(endTick);
+  }
+  return tickNo;
+}
+
 /** An open `text/event-stream` response. */
 export class SseConn extends Member {
-  /** True while this tick's writes are corked (flushed together on the next tick). */
-  private corked = false;
+  /** The tick of this stream's last write, and whether later writes of that tick are corked. */
+  private lastTick = -1;
+  corked = false;
   /** Unsent replay bytes tolerated above the bound; shrinks as the client reads. */
   private allowance = 0;
 
@@ -93,13 +116,14 @@ export class SseConn extends Member {
    */
   write(chunk: string, replay = false): void {
     if (this.closed) return;
-    if (!this.corked && this.sink.cork) {
+    // The first write of a tick goes straight out; later ones in the same tick (a batch publish,
+    // a burst of pushes) are corked and leave together when the tick ends.
+    const tick = currentTick();
+    if (this.lastTick !== tick) this.lastTick = tick;
+    else if (!this.corked && this.sink.cork) {
       this.corked = true;
       this.sink.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sink.uncork?.();
-      });
+      corkedThisTick.push(this);
     }
     // A replay sits at the head of the queue, so what is left of it is at most what is queued.
     this.allowance = replay ? Buffer.byteLength(chunk) : Math.min(this.allowance, this.sink.writableLength);
