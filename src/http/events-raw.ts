@@ -8,7 +8,7 @@ import type { Hub } from '../hub.js';
 import type { Logger } from '../logger.js';
 import { sendRawError } from './raw.js';
 import { SSE_HEADERS } from './subscribe.js';
-import { queryString, tokenOf } from './token.js';
+import { resumeIdOf, tokenOf } from './token.js';
 
 export interface RawEventsDeps {
   readonly auth: Auth;
@@ -94,11 +94,7 @@ export function rawEvents(
       const r = { headers: req.headers, query: q < 0 ? {} : parseQuery(url.slice(q + 1)) };
       const sub = auth.subscriber(tokenOf(r));
       hub.admit(sub);
-      // A reconnecting EventSource sends a newer header on its old URL, so the header wins.
-      const raw = req.headers['last-event-id'];
-      const header = typeof raw === 'string' ? raw : undefined;
-      const resumeId =
-        header !== undefined && header !== '' ? header : queryString(r, 'lastEventId') || undefined;
+      const resumeId = resumeIdOf(r);
       req.socket.setNoDelay(true);
       req.socket.setTimeout(0);
       res.writeHead(200, SSE_HEADERS);

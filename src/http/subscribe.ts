@@ -3,7 +3,7 @@ import type { Auth } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { pollJson } from '../message.js';
-import { queryString, tokenOf } from './token.js';
+import { queryString, resumeIdOf, tokenOf } from './token.js';
 
 /** Headers of every SSE response, in one place: no caching, no proxy buffering. */
 export const SSE_HEADERS = {
@@ -21,10 +21,7 @@ export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPol
   router.get('/events', (req: Request, res: Response) => {
     const sub = auth.subscriber(tokenOf(req));
     hub.admit(sub);
-    // A reconnecting EventSource sends a newer header on its old URL, so the header wins.
-    const header = req.get('last-event-id');
-    const resumeId =
-      header !== undefined && header !== '' ? header : queryString(req, 'lastEventId') || undefined;
+    const resumeId = resumeIdOf(req);
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
     // head, and the request would hold a connection slot until the client gave up.
     if (req.method === 'HEAD') {

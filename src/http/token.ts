@@ -51,3 +51,18 @@ export function queryString(req: TokenSource, name: string): string | undefined 
   if (typeof v === 'string') return v;
   throw badRequest(`query parameter "${name}" must be given once`);
 }
+
+/**
+ * The resume id of an SSE request: the `Last-Event-ID` header, else `?lastEventId=`. A
+ * reconnecting EventSource sends a newer header on its old URL, so the header wins. Never a 4xx
+ * (EventSource would give up for good): anything odd, even a repeated parameter, is passed on
+ * and the hub answers it with a reset.
+ */
+export function resumeIdOf(req: TokenSource): string | undefined {
+  const raw = req.headers['last-event-id'];
+  const header = typeof raw === 'string' ? raw : undefined;
+  if (header !== undefined && header !== '') return header;
+  const q = req.query.lastEventId;
+  if (q === undefined || q === '') return undefined;
+  return typeof q === 'string' ? q : JSON.stringify(q);
+}

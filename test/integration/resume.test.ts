@@ -112,6 +112,14 @@ describe('resuming with Last-Event-ID', () => {
     expect(back.events[0]).toMatchObject({ event: 'reset', data: JSON.stringify({ reason }) });
   });
 
+  it('answers a repeated lastEventId parameter with 200 and a reset, not a 400', async () => {
+    const back = await SseClient.open(`${s.url}/events?token=${subToken('r7')}&lastEventId=a&lastEventId=b`);
+    open.push(back);
+    expect(back.status).toBe(200);
+    await back.waitForEvents(1);
+    expect(back.events[0]).toMatchObject({ event: 'reset', data: '{"reason":"bad_id"}' });
+  });
+
   it('has no gap and no duplicate at the seam when pushes race the reconnect', async () => {
     const wide = await startServer({ HISTORY_SIZE: '1000' });
     try {
