@@ -2,11 +2,11 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest, unsupportedMedia } from '../errors.js';
-import type { Hub } from '../hub.js';
+import type { Hub, PushResult } from '../hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
-import { parseFormPush, parseJsonPush } from '../push-input.js';
+import { type ParsedPush, parseFormPush, parseJsonPush } from '../push-input.js';
 import { tokenOf } from './token.js';
 
 /** `POST /push` and `GET /online`: the publisher's side, behind a `push`-scoped token. */
@@ -43,22 +43,7 @@ export function publishRoutes(
       const parsed = isForm
         ? parseFormPush(req.body, config.maxMessageBytes)
         : parseJsonPush(req.body, config.maxMessageBytes);
-      const results = await hub.publish(parsed.inputs);
-      metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const [i, r] of results.entries()) {
-        const input = parsed.inputs[i]!;
-        log.info(
-          {
-            id: r.id,
-            event: input.event,
-            to: input.to.length,
-            groups: input.groups.length,
-            delivered: r.delivered,
-          },
-          'push',
-        );
-      }
-      res.json(parsed.batch ? results : results[0]);
+      res.json(await publishParsed(hub, metrics, log, parsed, started));
     },
   );
 
@@ -77,4 +62,33 @@ export function publishRoutes(
     });
     res.json(await hub.clusterOnline(uids));
   });
+}
+
+/**
+ * Publishes validated messages and logs one line per message (no payload, no token). Shared by
+ * the Express route and the plain `node:http` fast path, so both answer and log alike.
+ */
+export async function publishParsed(
+  hub: Hub,
+  metrics: Metrics,
+  log: Logger,
+  parsed: ParsedPush,
+  started: bigint,
+): Promise<PushResult | PushResult[]> {
+  const results = await hub.publish(parsed.inputs);
+  metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  for (const [i, r] of results.entries()) {
+    const input = parsed.inputs[i]!;
+    log.info(
+      {
+        id: r.id,
+        event: input.event,
+        to: input.to.length,
+        groups: input.groups.length,
+        delivered: r.delivered,
+      },
+      'push',
+    );
+  }
+  return parsed.batch ? results : results[0]!;
 }

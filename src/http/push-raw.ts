@@ -7,6 +7,7 @@ import type { Hub } from '../hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { parseJsonPush } from '../push-input.js';
+import { publishParsed } from './publish.js';
 import { sendRawError, sendRawJson } from './raw.js';
 import { tokenOf } from './token.js';
 
@@ -85,22 +86,7 @@ export function rawPush(
     const answer = async (text: string) => {
       const started = process.hrtime.bigint();
       const parsed = parseJsonPush(parseStrict(text), config.maxMessageBytes);
-      const results = await hub.publish(parsed.inputs);
-      metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const [i, r] of results.entries()) {
-        const input = parsed.inputs[i]!;
-        log.info(
-          {
-            id: r.id,
-            event: input.event,
-            to: input.to.length,
-            groups: input.groups.length,
-            delivered: r.delivered,
-          },
-          'push',
-        );
-      }
-      sendRawJson(res, 200, JSON.stringify(parsed.batch ? results : results[0]));
+      sendRawJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started)));
     };
     const length = Number(lengthHeader);
     const chunks: Buffer[] = [];
