@@ -29,6 +29,9 @@ export interface PollAnswer {
  */
 export const MAX_PENDING = 10_000;
 
+/** Most messages in one long-poll answer; the client polls again at once when it got any. */
+export const POLL_BATCH_MAX = 100;
+
 /** Why the hub ended a connection. */
 export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'timeout' | 'answered';
 
@@ -162,9 +165,13 @@ export class PollConn extends Member {
     if (msg.seq <= this.lastSeq || this.closed) return false;
     if (this.pending) {
       if ((this.pending[this.pending.length - 1]?.seq ?? 0) >= msg.seq) return false;
+      // Beyond one answer's worth the rest stays in history: the next poll replays it.
+      if (this.pending.length >= POLL_BATCH_MAX) return false;
       this.pending.push(msg);
       return true;
     }
+    // A full answer leaves the rest in history for the next poll (its cursor is the last sent).
+    if (this.batch.length >= POLL_BATCH_MAX) return false;
     this.lastSeq = msg.seq;
     // Messages published in the same tick travel in one answer.
     if (this.batch.push(msg) === 1) setImmediate(() => this.onReady(this));

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import {
   type CloseReason,
   type Member,
+  POLL_BATCH_MAX,
   type PollAnswer,
   PollConn,
   type SseConn,
@@ -18,8 +19,7 @@ import { streamsOfSubscriber } from './message.js';
 import type { Metrics } from './metrics.js';
 import { clusterAbilities, type Presence } from './presence.js';
 
-/** Most messages in one long-poll answer; the client polls again at once when it got any. */
-export const POLL_BATCH_MAX = 100;
+export { POLL_BATCH_MAX } from './connection.js';
 
 /** The answer to one published message. */
 export interface PushResult {

@@ -199,6 +199,21 @@ describe('Hub polls', () => {
     expect(b.messages.map((m) => m.data)).toEqual(Array.from({ length: 50 }, (_, i) => String(100 + i)));
   });
 
+  it('caps a waiting poll woken by a burst at 100 messages; the next poll gets the rest', async () => {
+    const hub = makeHub(new MemoryBroker({ ...brokerOpts, size: 500 }));
+    const start = await pollOnce(hub, sub('a', ['g']), undefined);
+    const waiting = pollOnce(hub, sub('a', ['g']), start.cursor);
+    await tick();
+    await hub.publish(
+      Array.from({ length: 150 }, (_, i) => ({ to: ['a'], groups: ['g'], event: 'e', data: String(i) })),
+    );
+    const first = await waiting;
+    expect(first.messages.map((m) => m.data)).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
+    expect(first.cursor).toBe(first.messages[99]!.id);
+    const rest = await pollOnce(hub, sub('a', ['g']), first.cursor);
+    expect(rest.messages.map((m) => m.data)).toEqual(Array.from({ length: 50 }, (_, i) => String(100 + i)));
+  });
+
   it('drain answers waiting polls with their cursor', async () => {
     const hub = makeHub();
     const start = await pollOnce(hub, sub('a'), undefined);
