@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
+import type { Broker } from '../src/broker.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { SsePushServer } from '../src/server.js';
 
@@ -48,8 +49,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts an in-process server on 127.0.0.1:0 with the test secret and quiet logs. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Starts an in-process server on 127.0.0.1:0 with the test secret and quiet logs; `makeBroker`
+ * builds a backend from the resolved config (e.g. a Redis broker) instead of the memory one.
+ */
+export async function startServer(
+  env: Record<string, string> = {},
+  makeBroker?: (config: Config) => Promise<Broker>,
+): Promise<TestServer> {
   const config = loadConfig({
     JWT_SECRET: TEST_SECRET,
     LOG_LEVEL: 'silent',
@@ -57,7 +64,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     PORT: '0',
     ...env,
   });
-  const server = new SsePushServer(config);
+  const server = new SsePushServer(config, makeBroker ? { broker: await makeBroker(config) } : {});
   const port = await server.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   const pub = pubToken();

@@ -5,10 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBroker } from '../../src/broker-redis.js';
-import { loadConfig } from '../../src/config.js';
-import { SsePushServer } from '../../src/server.js';
 import { runChaos } from '../chaos/checker.js';
-import { pubToken, TEST_SECRET, type TestServer } from '../helpers.js';
+import { startServer, type TestServer } from '../helpers.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 
 const skip = redisSkipReason();
@@ -19,35 +17,15 @@ describe.skipIf(skip !== undefined)(`review: chaos on Redis${skip ? ` (${skip})`
   let s: TestServer;
   beforeAll(async () => {
     redis = await startRedis();
-    const config = loadConfig({
-      JWT_SECRET: TEST_SECRET,
-      LOG_LEVEL: 'silent',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      REDIS_URL: redis.url,
-      HISTORY_SIZE: String(HISTORY_SIZE),
-      HISTORY_TTL_SECONDS: '0',
-      HEARTBEAT_SECONDS: '1',
-    });
-    const server = new SsePushServer(config, { broker: await createRedisBroker(config) });
-    const port = await server.listen(0, '127.0.0.1');
-    const url = `http://127.0.0.1:${port}`;
-    const pub = pubToken();
-    s = {
-      server,
-      config,
-      port,
-      url,
-      async push(body: unknown) {
-        const res = await fetch(`${url}/push`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${pub}`, 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        });
-        return { status: res.status, body: await res.json() };
+    s = await startServer(
+      {
+        REDIS_URL: redis.url,
+        HISTORY_SIZE: String(HISTORY_SIZE),
+        HISTORY_TTL_SECONDS: '0',
+        HEARTBEAT_SECONDS: '1',
       },
-      close: () => server.close(),
-    };
+      createRedisBroker,
+    );
   });
   afterAll(async () => {
     await s?.close();

@@ -5,38 +5,12 @@
  * times sooner than the bound says.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BrokerReplay } from '../../src/broker.js';
-import { MemoryBroker } from '../../src/broker-memory.js';
 import { loadConfig } from '../../src/config.js';
-import { MAX_PENDING, type SseSink } from '../../src/connection.js';
+import { MAX_PENDING } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/logger.js';
 import type { PublishInput } from '../../src/message.js';
-
-class SlowReplayBroker extends MemoryBroker {
-  release: () => void = () => {};
-  override async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
-    const r = await super.replay(streams, resumeId);
-    await new Promise<void>((resolve) => {
-      this.release = resolve;
-    });
-    return r;
-  }
-}
-
-class Sink implements SseSink {
-  out = '';
-  destroyed = false;
-  readonly writableLength = 0;
-  write(c: string): boolean {
-    this.out += c;
-    return true;
-  }
-  end(): void {}
-  destroy(): void {
-    this.destroyed = true;
-  }
-}
+import { FakeSink, SlowReplayBroker } from '../fakes.js';
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(32) });
 const log = createLogger('silent');
@@ -54,7 +28,7 @@ describe('review: the replay queue', () => {
     const hub = new Hub(config, broker, undefined, log);
     hubs.push(hub);
     const [first] = await hub.publish([{ to: ['a'], groups: [], event: 'm', data: '0' }]);
-    const sink = new Sink();
+    const sink = new FakeSink();
     hub.openStream({ uid: 'a', groups: ['g1', 'g2'], expiresAt: undefined }, sink, first!.id);
     await tick();
     const n = Math.floor(MAX_PENDING / 2);

@@ -1,57 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/auth.js';
-import type { BrokerReplay } from '../../src/broker.js';
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { loadConfig } from '../../src/config.js';
-import type { PollAnswer, SseSink } from '../../src/connection.js';
+import type { PollAnswer } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/logger.js';
 import type { PublishInput } from '../../src/message.js';
-
-/** A sink that parses what the hub writes, and can pretend the client stopped reading. */
-class FakeSink implements SseSink {
-  out = '';
-  ended = false;
-  destroyed = false;
-  stalled = false;
-  get writableLength(): number {
-    return this.stalled ? this.out.length : 0;
-  }
-  write(chunk: string): boolean {
-    this.out += chunk;
-    return true;
-  }
-  end(): void {
-    this.ended = true;
-  }
-  destroy(): void {
-    this.destroyed = true;
-  }
-  /** Dispatched events as [id, event, data]. */
-  get events(): (string | undefined)[][] {
-    return this.out
-      .split('\n\n')
-      .map((b) =>
-        Object.fromEntries(
-          b.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]),
-        ),
-      )
-      .filter((f) => f.data !== undefined)
-      .map((f) => [f.id, f.event, f.data]);
-  }
-}
-
-/** A memory broker whose replay waits until the test releases it: the replay/live seam, widened. */
-class SlowReplayBroker extends MemoryBroker {
-  release: () => void = () => {};
-  override async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
-    const r = await super.replay(streams, resumeId);
-    await new Promise<void>((resolve) => {
-      this.release = resolve;
-    });
-    return r;
-  }
-}
+import { FakeSink, SlowReplayBroker } from '../fakes.js';
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), MAX_BUFFERED_BYTES: '2048' });
 const log = createLogger('silent');
