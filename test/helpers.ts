@@ -4,7 +4,10 @@
  * with a `close()`; tests close what they open.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import type { Broker } from '../src/broker.js';
@@ -252,6 +255,7 @@ export interface SpawnedServer {
   readonly port: number;
   readonly url: string;
   readonly proc: ChildProcess;
+  /** Everything the server has logged so far. */
   output(): string;
   /** Sends a signal (SIGTERM by default) and resolves with the exit code once the process ends. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -259,44 +263,56 @@ export interface SpawnedServer {
 
 /**
  * Runs `src/main.ts` as its own process (through tsx) and waits for its "listening" log line.
- * For tests whose subject is the process: signals, exit codes, Redis clustering.
+ * For tests whose subject is the process: signals, exit codes, Redis clustering, floods. The
+ * server logs to a file, not a pipe: under a flood of one-line-per-push logs a pipe the test
+ * reads lazily would fill and stall the server's synchronous log writes, which would measure the
+ * test harness instead of the server. The log folder goes when the server stops (or fails to start).
  */
 export async function spawnServer(
   env: Record<string, string> = {},
   timeoutMs = 20_000,
 ): Promise<SpawnedServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'ssepush-log-'));
+  const file = join(dir, 'server.log');
+  const fd = openSync(file, 'w');
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, JWT_SECRET: TEST_SECRET, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fd, fd],
   });
-  let out = '';
+  closeSync(fd);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${out}`));
-    });
-  });
+  let final: string | undefined;
+  const output = () => final ?? readFileSync(file, 'utf8');
+  const end = Date.now() + timeoutMs;
+  let port = 0;
+  while (port === 0) {
+    const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(output());
+    if (m) port = Number(m[1]);
+    else if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > end) {
+      const started = proc.exitCode === null && proc.signalCode === null;
+      if (started) proc.kill('SIGKILL');
+      await exited;
+      const log = output();
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(
+        started
+          ? `server did not start:\n${log}`
+          : `server exited with ${proc.exitCode} before listening:\n${log}`,
+      );
+    } else await new Promise((r) => setTimeout(r, 25));
+  }
   return {
     port,
     url: `http://127.0.0.1:${port}`,
     proc,
-    output: () => out,
+    output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      const code = await exited;
+      final ??= output();
+      rmSync(dir, { recursive: true, force: true });
+      return code;
     },
   };
 }

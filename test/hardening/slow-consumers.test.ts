@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseId } from '../../src/ids.js';
-import { pubToken, subToken } from '../helpers.js';
-import { type FileLoggedServer, RawSse, spawnServerLoggingToFile } from './raw.js';
+import { pubToken, type SpawnedServer, spawnServer, subToken } from '../helpers.js';
+import { RawSse } from './raw.js';
 
 const SLOW = 200;
 /**
@@ -77,10 +77,10 @@ const pct = (xs: number[], p: number): number => {
 };
 
 describe('slow consumers', () => {
-  let srv: FileLoggedServer;
+  let srv: SpawnedServer;
   const opened: RawSse[] = [];
   beforeAll(async () => {
-    srv = await spawnServerLoggingToFile({
+    srv = await spawnServer({
       HISTORY_SIZE: '20000',
       MAX_CONNECTIONS_PER_UID: '0',
       HEARTBEAT_SECONDS: '3600',

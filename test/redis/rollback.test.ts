@@ -1,5 +1,5 @@
 /**
- * Review: Redis comes back with OLDER data than the nodes have seen (a crash with `appendfsync
+ * Redis comes back with OLDER data than the nodes have seen (a crash with `appendfsync
  * everysec`, a failover to a lagging replica, a restore from a snapshot). The epoch survives in
  * the restored `state` hash, so without a guard the next publishes reuse ids clients already hold,
  * with other content: live connections drop them as duplicates and resumes skip them.
@@ -17,7 +17,7 @@ import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js'
 const skip = redisSkipReason();
 const to = (uid: string, n: number) => ({ to: [uid], groups: [], event: 'm', data: String(n) });
 
-describe.skipIf(skip !== undefined)(`review: Redis rolled back${skip ? ` (${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`Redis rolled back${skip ? ` (${skip})` : ''}`, () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startRedis();

@@ -1,5 +1,5 @@
 /**
- * Review, end to end on a real server and a real redis-server: a client that connects after a
+ * End to end on a real server and a real redis-server: a client that connects after a
  * FLUSHALL, before the new epoch's first message reached this node, keeps a new-epoch
  * Last-Event-ID through heartbeats and resumes by replay, not by an `epoch_changed` reset.
  */
@@ -12,7 +12,7 @@ import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js'
 
 const skip = redisSkipReason();
 
-describe.skipIf(skip !== undefined)(`review: after FLUSHALL${skip ? ` (${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`after FLUSHALL${skip ? ` (${skip})` : ''}`, () => {
   let redis: TestRedis;
   let server: SsePushServer;
   let url = '';

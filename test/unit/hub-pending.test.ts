@@ -1,5 +1,5 @@
 /**
- * Review: a connection addressed through its uid and its groups is handed each message once per
+ * A connection addressed through its uid and its groups is handed each message once per
  * match by the fan-out. While its replay is in flight those hand-overs are queued: the queue must
  * hold each message once, or MAX_PENDING is reached (and the client dropped as slow) several
  * times sooner than the bound says.
@@ -22,7 +22,7 @@ afterEach(async () => {
   hubs = [];
 });
 
-describe('review: the replay queue', () => {
+describe('the replay queue', () => {
   it('holds a message addressed through uid and two groups once, so MAX_PENDING means messages', async () => {
     const broker = new SlowReplayBroker({ size: 10, ttlMs: 0, maxStreams: 1000, maxBytes: 1 << 30 });
     const hub = new Hub(config, broker, undefined, log);

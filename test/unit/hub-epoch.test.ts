@@ -1,5 +1,5 @@
 /**
- * Review: what a connection is told after the backend's history was wiped (a flushed Redis, a new
+ * What a connection is told after the backend's history was wiped (a flushed Redis, a new
  * epoch) while this node still remembers the old epoch's head. The broker here is scripted so the
  * test controls exactly which messages this node has fanned out.
  */
@@ -97,7 +97,7 @@ async function setup(): Promise<{ hub: Hub; broker: ScriptedBroker }> {
   return { hub, broker };
 }
 
-describe('review: connections that start in a new epoch', () => {
+describe('connections that start in a new epoch', () => {
   it('a heartbeat never moves a new-epoch stream back to an old-epoch id (its resume would be a needless reset)', async () => {
     const { hub, broker } = await setup();
     broker.wipe();

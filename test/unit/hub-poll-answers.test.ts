@@ -1,5 +1,5 @@
 /**
- * Review: every long-poll gets an answer that carries a usable cursor, also when the backend
+ * Every long-poll gets an answer that carries a usable cursor, also when the backend
  * fails mid-request or the server drains before a fresh poll learnt its position.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ afterEach(async () => {
   hubs = [];
 });
 
-describe('review: long-poll answers', () => {
+describe('long-poll answers', () => {
   it('a poll whose replay fails is answered (same cursor, no messages) instead of hanging', async () => {
     const broker = new FailingBroker(opts);
     const hub = new Hub(config, broker, undefined, log);

@@ -1,5 +1,5 @@
 /**
- * Review: History (memory backend) against a model that remembers every message ever appended.
+ * History (memory backend) against a model that remembers every message ever appended.
  * Random appends, clock moves, sweeps and replays under tiny bounds (size, TTL, MAX_STREAMS,
  * bytes), so every eviction path and the tombstones interleave.
  * - Soundness: a complete replay is exactly the messages of those streams after the position.
@@ -86,7 +86,7 @@ function run(
   }
 }
 
-describe('review: History against a complete-log model', () => {
+describe('History against a complete-log model', () => {
   it('complete replays are exact under every bound (size, TTL, MAX_STREAMS, bytes)', () => {
     fc.assert(
       fc.property(

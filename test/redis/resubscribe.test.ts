@@ -1,5 +1,5 @@
 /**
- * Review: the Redis subscription comes back after an outage. Messages published while it was down
+ * The Redis subscription comes back after an outage. Messages published while it was down
  * never reached this node, so the hub must hear "resync" (end live connections, resume by replay)
  * before it is handed any message from the restored subscription: a live connection handed a
  * newer message first would move its Last-Event-ID past the ones it missed, and its replay
@@ -13,7 +13,7 @@ import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js'
 
 const skip = redisSkipReason();
 
-describe.skipIf(skip !== undefined)(`review: Redis resubscribe${skip ? ` (${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`Redis resubscribe${skip ? ` (${skip})` : ''}`, () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startRedis();

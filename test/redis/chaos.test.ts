@@ -1,5 +1,5 @@
 /**
- * Review: the seeded delivery checker (test/chaos) run against the Redis backend, where fan-out
+ * The seeded delivery checker (test/chaos) run against the Redis backend, where fan-out
  * goes through pub/sub on another connection than replay: the replay/live seam is a real race
  * there, not a synchronous call as in memory mode.
  */
@@ -12,7 +12,7 @@ import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js'
 const skip = redisSkipReason();
 const HISTORY_SIZE = 16;
 
-describe.skipIf(skip !== undefined)(`review: chaos on Redis${skip ? ` (${skip})` : ''}`, () => {
+describe.skipIf(skip !== undefined)(`chaos on Redis${skip ? ` (${skip})` : ''}`, () => {
   let redis: TestRedis;
   let s: TestServer;
   beforeAll(async () => {
