@@ -42,7 +42,7 @@ describe.each(DOCS)('%s is true to the code', (doc) => {
     for (const m of calls(blocks(text, ['python']), /(?:push|client\(\))\.(\w+)\(/g)) {
       expect(py, `PushClient.${m}`).toMatch(new RegExp(`def ${m}\\(`));
     }
-    const ts = read('src/client.ts');
+    const ts = read('clients/node/client.ts');
     for (const m of calls(blocks(text, ['ts', 'js']), /\bpush\.(\w+)\(/g)) {
       expect(ts, `PushClient.${m}`).toMatch(new RegExp(`\\n  (?:async )?${m}\\(`));
     }
