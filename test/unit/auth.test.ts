@@ -45,7 +45,9 @@ describe('Auth.subscriber', () => {
     const none = jwt.sign({ sub: 'a' }, '', { algorithm: 'none' });
     expect(() => auth.subscriber(none)).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
     expect(() => auth.subscriber('not.a.jwt')).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
-    expect(() => auth.subscriber('x'.repeat(10_000))).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => auth.subscriber('x'.repeat(10_000))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 
   it('tolerates a few seconds of clock skew on exp', () => {
@@ -59,7 +61,9 @@ describe('Auth.subscriber', () => {
     expect(() => strict.subscriber(sign({ sub: 'a' }, { issuer: 'evil', audience: 'push' }))).toThrow(
       expect.objectContaining({ kind: 'unauthorized' }),
     );
-    expect(() => strict.subscriber(sign({ sub: 'a' }))).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => strict.subscriber(sign({ sub: 'a' }))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 
   it('with a public key, refuses an HS256 token signed with the key text (algorithm confusion)', () => {
@@ -72,7 +76,9 @@ describe('Auth.subscriber', () => {
     expect(rsa.subscriber(good).uid).toBe('a');
     const forged = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}`;
     const sig = createHmac('sha256', pem).update(forged).digest('base64url');
-    expect(() => rsa.subscriber(`${forged}.${sig}`)).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => rsa.subscriber(`${forged}.${sig}`)).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 });
 
@@ -87,7 +93,9 @@ describe('Auth.publisher', () => {
     const split = new Auth(
       loadConfig({ JWT_SECRET: SECRET, PUBLISHER_JWT_SECRET: 'publisher-secret-0123456789' }),
     );
-    expect(() => split.publisher(sign({ scope: 'push' }))).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => split.publisher(sign({ scope: 'push' }))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
     expect(() => split.publisher(sign({ scope: 'push' }, {}, 'publisher-secret-0123456789'))).not.toThrow();
   });
 
