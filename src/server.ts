@@ -124,7 +124,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         ? [408, 'Request Timeout', 'timeout', 'the request took too long to arrive']
         : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
   const body = JSON.stringify({ error: code, message });
+  // The server allows half-open sockets, so ending ours would leave the socket open for as long
+  // as the client keeps its side: close it once the answer is flushed, or after a moment if the
+  // client does not read it.
+  const close = () => socket.destroy();
+  setTimeout(close, ANSWER_FLUSH_MS).unref();
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    close,
   );
 }
+
+/** How long an answer to a refused request may take to leave before its socket is cut. */
+const ANSWER_FLUSH_MS = 5000;
