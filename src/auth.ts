@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
-import { forbidden, unauthorized } from './errors.js';
+import { forbidden, SsePushError, unauthorized } from './errors.js';
 import { normalizeName } from './names.js';
 
 /** Who an SSE or long-poll connection belongs to, from a verified subscriber token. */
@@ -66,11 +66,14 @@ export class Auth {
       if (typeof payload === 'string') throw unauthorized('token payload must be a JSON object');
       return payload;
     } catch (err) {
+      if (err instanceof SsePushError) throw err;
       if (err instanceof jwt.TokenExpiredError) throw unauthorized('token expired', 'token_expired');
       if (err instanceof jwt.JsonWebTokenError || err instanceof jwt.NotBeforeError) {
         throw unauthorized(`invalid token: ${err.message}`);
       }
-      throw err;
+      // Anything else the verifier throws is still about the token: a header naming another key
+      // family (ES256 against an RSA key) makes node:crypto throw a plain error. Never a 500.
+      throw unauthorized('invalid token: it cannot be verified with the configured key');
     }
   }
 
@@ -154,4 +157,23 @@ export function mintToken(config: Config, opts: MintOptions): string {
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   });
+}
+
+/**
+ * The demo page's token pair. Demo mode has no configured key, only the one generated at start
+ * (see `loadConfig`); this refuses to sign with anything else, so a configured secret never ends
+ * up in a token handed to an anonymous caller.
+ */
+export function demoTokens(
+  config: Config,
+  uid: string,
+  groups: string[],
+): { subscriber: string; publisher: string } {
+  if (!config.demo || config.publisherKey !== config.jwtKey) {
+    throw new Error('demo tokens are only signed with the key generated in demo mode');
+  }
+  return {
+    subscriber: mintToken(config, { sub: uid, groups, ttlSec: 3600 }),
+    publisher: mintToken(config, { push: true, ttlSec: 3600 }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Broker, BrokerListener, BrokerReplay } from './broker.js';
+import type { Broker, BrokerListener, BrokerReplay, BrokerStats } from './broker.js';
 import { closedError } from './errors.js';
 import { History, type HistoryOptions } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
@@ -29,8 +29,8 @@ export class MemoryBroker implements Broker {
     this.sweeper.unref();
   }
 
-  /** Streams and bytes held, for metrics. */
-  get stats(): { streams: number; bytes: number } {
+  /** Streams and bytes of history held, for metrics. */
+  stats(): BrokerStats {
     return { streams: this.history.streamCount, bytes: this.history.bytes };
   }
 

@@ -15,6 +15,14 @@ export interface BrokerReplay {
   readonly reason?: string;
 }
 
+/** What a broker holding history in this process reports for metrics. */
+export interface BrokerStats {
+  /** Streams with history held. */
+  readonly streams: number;
+  /** Bytes of history held. */
+  readonly bytes: number;
+}
+
 /** Receives every message published anywhere in the deployment, in id order. */
 export type BrokerListener = (msg: Message) => void;
 
@@ -42,5 +50,7 @@ export interface Broker {
   subscribe(listener: BrokerListener): void;
   /** False while the backend is unreachable (health checks and publishes answer 503). */
   readonly healthy: boolean;
+  /** History held by this process, for metrics; absent when history lives elsewhere (Redis). */
+  stats?(): BrokerStats;
   close(): Promise<void>;
 }

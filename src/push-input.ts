@@ -48,7 +48,8 @@ const formItem = z
     event: z.string().optional(),
     data: z.string().optional(),
     content: z.string().optional(),
-    type: z.string().optional(),
+    // web-msg-sender's only message type; anything else is another protocol's request.
+    type: z.literal('publish').optional(),
   })
   .strict();
 

@@ -98,10 +98,10 @@ describe('Hub streams', () => {
       hub.admit(sub('a'));
       hub.openStream(sub('a'), new FakeSink(), undefined);
     }
-    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ status: 429 }));
+    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ kind: 'limited' }));
     hub.admit(sub('b'));
     hub.openStream(sub('b'), new FakeSink(), undefined);
-    expect(() => hub.admit(sub('c'))).toThrow(expect.objectContaining({ status: 503 }));
+    expect(() => hub.admit(sub('c'))).toThrow(expect.objectContaining({ kind: 'unavailable' }));
   });
 
   it('drain ends streams and refuses new work', async () => {
@@ -110,8 +110,8 @@ describe('Hub streams', () => {
     hub.openStream(sub('a'), sink, undefined);
     hub.drain();
     expect(sink.ended).toBe(true);
-    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ status: 503 }));
-    await expect(hub.publish([to('a')])).rejects.toMatchObject({ status: 503 });
+    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ kind: 'unavailable' }));
+    await expect(hub.publish([to('a')])).rejects.toMatchObject({ kind: 'unavailable' });
   });
 });
 
