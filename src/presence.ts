@@ -31,7 +31,7 @@ export interface LocalPresence {
  * - `reach` counts a connection addressed by a target at least once, and never more than the
  *   total number of connections (a connection that matches a target through its uid and one
  *   of its groups may be counted twice where the backend does not know connection identities);
- * - `close()` is idempotent; a node's connections leave the totals when it closes (or dies).
+ * - `close()` is idempotent (a Redis node also leaves the totals; a dead one is reaped).
  */
 export interface Presence {
   /** A connection (stream or waiting poll) of `uid` in `groups` opened on this node. */
