@@ -191,8 +191,9 @@ export class Hub {
     if (n > 0) this.metrics?.delivered.inc(n);
   }
 
+  /** A copy, not the message: the head must not keep a large message alive after history drops it. */
   private setHead(p: Mark): void {
-    if (!this.head || !atOrBefore(p, this.head)) this.head = p;
+    if (!this.head || !atOrBefore(p, this.head)) this.head = { id: p.id, epoch: p.epoch, seq: p.seq };
   }
 
   /**
