@@ -44,7 +44,7 @@ export class MemoryBroker implements Broker {
     const out: Message[] = [];
     for (const input of inputs) {
       const seq = ++this.seq;
-      const msg = createMessage(input, formatId(this.epoch, seq), seq, Date.now());
+      const msg = createMessage(input, { epoch: this.epoch, seq }, Date.now());
       this.history.append(streamsOfMessage(input), msg);
       for (const l of this.listeners) l(msg);
       out.push(msg);

@@ -135,7 +135,7 @@ export class RedisBroker implements Broker {
     this.saw(epoch, Number(r[r.length - 1]));
     return inputs.map((input, i) => {
       const seq = Number(r[i + 2]);
-      return createMessage(input, formatId(epoch, seq), seq, time);
+      return createMessage(input, { epoch, seq }, time);
     });
   }
 
@@ -287,7 +287,7 @@ export function parseRecord(epoch: string, rec: string): Message {
   const time = Number(rec.slice(a + 1, b));
   const h = JSON.parse(rec.slice(b + 1, nl)) as Header;
   const input: PublishInput = { event: h.e, to: h.o, groups: h.g, data: rec.slice(nl + 1) };
-  return createMessage(input, formatId(epoch, seq), seq, time);
+  return createMessage(input, { epoch, seq }, time);
 }
 
 /** Options of the clients `createRedisBroker` makes. */

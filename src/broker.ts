@@ -1,4 +1,5 @@
 import type { Message, PublishInput } from './message.js';
+import type { Presence } from './presence.js';
 
 /** The outcome of a replay request; an expected outcome, so a value, not an exception. */
 export interface BrokerReplay {
@@ -53,4 +54,19 @@ export interface Broker {
   /** History held by this process, for metrics; absent when history lives elsewhere (Redis). */
   stats?(): BrokerStats;
   close(): Promise<void>;
+}
+
+/**
+ * Optional abilities of a cluster broker (Redis), found by shape so the hub needs no Redis
+ * import: its deployment-wide presence, and a signal that live fan-out may have missed messages.
+ */
+export interface ClusterAbilities {
+  readonly presence: Presence;
+  /** Called when live fan-out may have missed messages (the subscription was re-established). */
+  onResync(listener: () => void): void;
+}
+
+export function clusterAbilities(b: Broker): ClusterAbilities | undefined {
+  const c = b as Broker & Partial<ClusterAbilities>;
+  return c.presence && typeof c.onResync === 'function' ? (c as Broker & ClusterAbilities) : undefined;
 }

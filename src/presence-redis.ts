@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { unavailable } from './errors.js';
-import type { OnlineStats } from './hub.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
-import type { Presence } from './presence.js';
+import type { OnlineStats, Presence } from './presence.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
 
 /** How often local changes are written to Redis, at most (connect/disconnect converge within it). */

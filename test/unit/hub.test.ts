@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/auth.js';
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { loadConfig } from '../../src/config.js';
-import type { PollAnswer } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/logger.js';
 import type { PublishInput } from '../../src/message.js';
+import type { PollAnswer } from '../../src/poll-session.js';
 import { FakeSink, SlowReplayBroker } from '../fakes.js';
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), MAX_BUFFERED_BYTES: '2048' });
