@@ -6,6 +6,7 @@ import { mergeBySeq } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
+import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
 
@@ -115,7 +116,7 @@ export class RedisBroker implements Broker {
 
   private async publishChunk(inputs: readonly PublishInput[]): Promise<Message[]> {
     const { size, ttlMs, maxStreams } = this.opts;
-    const args: (string | number)[] = [
+    const args: (string | number | Buffer)[] = [
       this.prefix,
       size,
       ttlMs,
@@ -127,7 +128,7 @@ export class RedisBroker implements Broker {
     ];
     for (const input of inputs) {
       const streams = streamsOfMessage(input);
-      args.push(streams.length, ...streams, payloadOf(input));
+      args.push(streams.length, ...streams.map(keyBytes), payloadOf(input));
     }
     const r = (await this.call(() => publishScript.run(this.pub, args))) as string[];
     const epoch = r[0]!;
@@ -151,7 +152,7 @@ export class RedisBroker implements Broker {
         this.candidate,
         this.seenEpoch,
         this.seenSeq,
-        ...streams,
+        ...streams.map(keyBytes),
       ]),
     )) as string[];
     const epoch = r[0]!;

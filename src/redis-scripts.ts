@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
  * - `P state`    hash {epoch, seq, lost}: the epoch is created at first use (random + clock), seq by
  *                HINCRBY. One hash, so a wiped Redis loses both together and starts a new epoch.
  *                `lost` is the newest seq a rollback may have lost (see `guard`).
+ * Stream names (`u:<uid>`, `g:<group>`, `*`) are passed as their WTF-8 bytes (`keyBytes`), so
+ * two different names never share a key, whatever the edge lets through.
  * - `P h:<s>`    sorted set per stream, score = seq, member = the message record
  *                `<seq> <timeMs> <header JSON>\n<data JSON>`; trimmed to HISTORY_SIZE, old
  *                members dropped by HISTORY_TTL, the key itself PEXPIREd TTL after its newest.
@@ -181,7 +183,7 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, args: readonly (string | number)[]): Promise<unknown> {
+  async run(client: Redis, args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, 0, ...args);
     } catch (err) {

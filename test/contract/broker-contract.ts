@@ -184,6 +184,22 @@ export function brokerContract(name: string, factory: BrokerFactory, skip?: stri
       expect(rc.messages.map((m) => m.data)).toEqual(['3']);
     });
 
+    it('keeps names apart that differ only in ill-formed UTF-16 (lone surrogates)', async () => {
+      const b = await make();
+      const start = await b.position();
+      // Each pair would be one key if names were encoded as UTF-8 with replacement characters.
+      const names = ['\ud83d', '\ufffd', '\udc00', '\ud83d\ude00', 'a\ud800', 'a\ufffd', '\ud800\ud800'];
+      for (const n of names) await b.publish([input([n], n, [n])]);
+      for (const n of names) {
+        const r = await b.replay(streamsOfSubscriber(n, []), start);
+        expect(r.complete).toBe(true);
+        expect(r.messages.map((m) => JSON.parse(m.data))).toEqual([n]);
+        expect(r.messages[0]!.to).toEqual([n]);
+        const g = await b.replay([`g:${n}`], start);
+        expect(g.messages.map((m) => JSON.parse(m.data))).toEqual([n]);
+      }
+    });
+
     it('rejects calls after close, stops calling listeners, and closes idempotently', async () => {
       const b = await make();
       const c = collect(b);
