@@ -12,8 +12,6 @@ import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.j
 
 /** Key prefix of everything ssepush stores in Redis. */
 export const DEFAULT_PREFIX = 'ssepush:';
-/** Messages per publish script call; a larger batch is split (still in order). */
-export const PUBLISH_CHUNK = 200;
 
 const publishScript = new Script(PUBLISH_LUA);
 const replayScript = new Script(REPLAY_LUA);
@@ -105,16 +103,13 @@ export class RedisBroker implements Broker {
     this.resyncListeners.push(listener);
   }
 
+  /**
+   * One script call for the whole batch, so it is published whole or not at all: a failure
+   * (503) never follows a partial publish that a retrying publisher would duplicate. Its cost
+   * is bounded by MAX_BATCH × MAX_TARGETS stream appends.
+   */
   async publish(inputs: readonly PublishInput[]): Promise<Message[]> {
     this.check();
-    const out: Message[] = [];
-    for (let i = 0; i < inputs.length; i += PUBLISH_CHUNK) {
-      out.push(...(await this.publishChunk(inputs.slice(i, i + PUBLISH_CHUNK))));
-    }
-    return out;
-  }
-
-  private async publishChunk(inputs: readonly PublishInput[]): Promise<Message[]> {
     const { size, ttlMs, maxStreams } = this.opts;
     const args: (string | number | Buffer)[] = [
       this.prefix,

@@ -76,6 +76,9 @@ end
 /**
  * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, count, then per message:
  * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
+ * One call publishes a whole batch or nothing of it: keys are type-checked before the first write,
+ * and a script that has written runs to its end (Redis lets it exceed `maxmemory` rather than
+ * stop it halfway), so a 503 never follows a partial publish.
  */
 export const PUBLISH_LUA = `${HELPERS}
 local size = tonumber(ARGV[2])
@@ -84,6 +87,26 @@ local maxStreams = tonumber(ARGV[4])
 local epoch = epochOf(ARGV[5])
 guard(epoch, ARGV[6], ARGV[7])
 local count = tonumber(ARGV[8])
+-- All or nothing: a script that fails stops where it fails, with its earlier writes kept. So
+-- every key the batch will write is checked first; a key of another type (written by someone
+-- else under our prefix) fails the whole batch before anything is written.
+local function mustBe(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. kind)
+  end
+end
+local bad = mustBe(P .. 'last', 'zset') or mustBe(P .. 'ev', 'hash') or mustBe(P .. 'dropped', 'string')
+if bad then return bad end
+local j = 9
+for _ = 1, count do
+  local k = tonumber(ARGV[j])
+  for s = j + 1, j + k do
+    bad = mustBe(P .. 'h:' .. ARGV[s], 'zset')
+    if bad then return bad end
+  end
+  j = j + k + 2
+end
 local now = nowMs()
 local nowText = string.format('%d', now)
 local out = {epoch, nowText}
@@ -184,11 +207,12 @@ export class Script {
   }
 
   async run(client: Redis, args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    // Arguments go as one array, never spread: a batch can carry a million of them.
     try {
-      return await client.evalsha(this.sha, 0, ...args);
+      return await client.call('EVALSHA', ([this.sha, 0] as (string | number | Buffer)[]).concat(args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, 0, ...args);
+      return client.call('EVAL', ([this.source, 0] as (string | number | Buffer)[]).concat(args));
     }
   }
 }
