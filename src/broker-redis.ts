@@ -8,6 +8,7 @@ import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
 import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
+import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
@@ -211,7 +212,7 @@ export class RedisBroker implements Broker {
       return await f();
     } catch (err) {
       if (this.closed) throw closedError('broker');
-      this.opts.log?.warn({ err }, 'redis call failed');
+      this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis call failed');
       throw unavailable('backend unavailable', 'backend_unavailable');
     }
   }
@@ -221,7 +222,7 @@ export class RedisBroker implements Broker {
     try {
       await this.sub.subscribe(this.channel);
     } catch (err) {
-      this.opts.log?.warn({ err }, 'redis subscribe failed');
+      this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis subscribe failed');
       return;
     }
     if (this.closed) return;
@@ -254,7 +255,11 @@ export class RedisBroker implements Broker {
     try {
       msg = parseRecord(text.slice(0, sp), text.slice(sp + 1));
     } catch (err) {
-      this.opts.log?.error({ err }, 'unreadable message on the redis channel');
+      // The error text could quote the record (JSON.parse does): log its class only.
+      this.opts.log?.error(
+        { err: { type: err instanceof Error ? err.name : typeof err } },
+        'unreadable message on the redis channel',
+      );
       return;
     }
     this.saw(text.slice(0, sp), msg.seq);
@@ -308,7 +313,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
   for (const c of [pub, sub]) {
     c.on('error', (err: Error) => {
       lastError = err.message;
-      log?.debug({ err: err.message }, 'redis error');
+      log?.debug({ err: redisErrorLog(err) }, 'redis error');
     });
   }
   try {

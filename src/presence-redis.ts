@@ -5,6 +5,7 @@ import type { OnlineStats } from './hub.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
 import type { Presence } from './presence.js';
+import { redisErrorLog } from './redis-log.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
 
 /** How often local changes are written to Redis, at most (connect/disconnect converge within it). */
@@ -176,7 +177,7 @@ export class RedisPresence implements Presence {
       await this.write();
       this.lastWrite = Date.now();
     } catch (err) {
-      this.opts.log?.debug({ err }, 'presence write failed; retrying');
+      this.opts.log?.debug({ err: redisErrorLog(err) }, 'presence write failed; retrying');
     } finally {
       this.writing = false;
     }

@@ -93,7 +93,8 @@ local count = tonumber(ARGV[8])
 local function mustBe(key, kind)
   local t = redis.call('TYPE', key)['ok']
   if t ~= 'none' and t ~= kind then
-    return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. kind)
+    -- No key in the text: it names a user, and error texts reach logs.
+    return redis.error_reply('WRONGTYPE a key of this batch holds a ' .. t .. ', not a ' .. kind)
   end
 end
 local bad = mustBe(P .. 'last', 'zset') or mustBe(P .. 'ev', 'hash') or mustBe(P .. 'dropped', 'string')
