@@ -1,5 +1,11 @@
 import { Redis } from 'ioredis';
-import type { Broker, BrokerListener, BrokerReplay } from './broker.js';
+import {
+  type Broker,
+  type BrokerListener,
+  type BrokerReplay,
+  type ReplayOptions,
+  replayLimit,
+} from './broker.js';
 import type { Config } from './config.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
@@ -136,7 +142,7 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
+  async replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay> {
     this.check();
     const pos = parseId(resumeId);
     const r = (await this.call(() =>
@@ -148,6 +154,7 @@ export class RedisBroker implements Broker {
         this.candidate,
         this.seenEpoch,
         this.seenSeq,
+        replayLimit(opts),
         ...streams.map(keyBytes),
       ]),
     )) as string[];
@@ -156,10 +163,13 @@ export class RedisBroker implements Broker {
     const position = formatId(epoch, Number(r[1]));
     if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
     const status = r[2]!;
-    if (status !== 'ok') return { complete: false, messages: [], position, reason: status };
+    if (status !== 'ok' && status !== 'more')
+      return { complete: false, messages: [], position, reason: status };
     const parts: Message[][] = [];
     for (let i = 3; i < r.length; i++) parts.push([parseRecord(epoch, r[i]!)]);
-    return { complete: true, messages: mergeBySeq(parts), position };
+    const messages = mergeBySeq(parts);
+    if (status === 'ok') return { complete: true, messages, position };
+    return { complete: true, messages, position: messages[messages.length - 1]!.id, more: true };
   }
 
   async position(): Promise<string> {

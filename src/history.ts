@@ -21,6 +21,8 @@ export interface ReplayResult {
   readonly complete: boolean;
   /** Messages after the position, in seq order, each once (empty when incomplete). */
   readonly messages: Message[];
+  /** True when a limit cut the answer: `messages` is then the first `limit` of them. */
+  readonly more?: boolean;
 }
 
 class Stream {
@@ -96,23 +98,28 @@ export class History {
 
   /**
    * Messages of the given streams with `seq > after`, merged in seq order and deduplicated, or
-   * `complete: false` when any stream has lost a message newer than `after`.
+   * `complete: false` when any stream has lost a message newer than `after`. With a `limit`
+   * (0 = none), each stream is read for at most `limit + 1` messages and the first `limit` of
+   * the merge are returned, with `more` when there were more: the work is bounded by the limit.
    */
-  replay(keys: readonly string[], after: number): ReplayResult {
+  replay(keys: readonly string[], after: number, limit = 0): ReplayResult {
     const parts: Message[][] = [];
     for (const key of keys) {
       const s = this.streams.get(key);
       if (s) {
         this.expire(s);
         if (s.ring.evictedSeq > after) return { complete: false, messages: [] };
-        const part = s.ring.after(after);
+        const part = s.ring.after(after, limit > 0 ? limit + 1 : 0);
         if (part.length > 0) parts.push(part);
       } else {
         const lost = this.tombstones.get(key) ?? this.droppedWatermark;
         if (lost > after) return { complete: false, messages: [] };
       }
     }
-    return { complete: true, messages: mergeBySeq(parts) };
+    const messages = mergeBySeq(parts);
+    if (limit > 0 && messages.length > limit)
+      return { complete: true, messages: messages.slice(0, limit), more: true };
+    return { complete: true, messages };
   }
 
   /** Drops expired messages everywhere and forgets emptied streams; call periodically. */

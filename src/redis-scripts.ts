@@ -157,9 +157,13 @@ return out
 `;
 
 /**
- * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, seenEpoch, seenSeq, stream_1..stream_n.
- * Returns {epoch, seq, status, record...}; status is ok, epoch_changed, unknown_id or
- * history_lost (records only when ok).
+ * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, seenEpoch, seenSeq, limit,
+ * stream_1..stream_n. Returns {epoch, seq, status, record...}; status is ok, more,
+ * epoch_changed, unknown_id or history_lost (records only when ok or more).
+ * With a limit (> 0) the first `limit` records after the resume seq across the streams (merged by
+ * seq, each once) are returned, status `more` when there were more; streams are read in slices as
+ * the merge needs them, so the call reads about 2 × limit + streams records whatever the history
+ * holds. Without one (0), every record after the resume seq, per stream (the caller merges).
  */
 export const REPLAY_LUA = `${HELPERS}
 local ttl = tonumber(ARGV[2])
@@ -173,21 +177,65 @@ if after > seq then return {epoch, seqText, 'unknown_id'} end
 local lost = {epoch, seqText, 'history_lost'}
 if tonumber(redis.call('HGET', P .. 'state', 'lost') or '0') > after then return lost end
 local dropped = tonumber(redis.call('GET', P .. 'dropped') or '0')
+local limit = tonumber(ARGV[8])
 local now = nowMs()
 local out = {epoch, seqText, 'ok'}
-for s = 8, #ARGV do
+local active = {}
+for s = 9, #ARGV do
   local stream = ARGV[s]
   local h = P .. 'h:' .. stream
   if redis.call('EXISTS', h) == 1 then
     expire(h, stream, ttl, now)
     if tonumber(redis.call('HGET', P .. 'ev', stream) or '0') > after then return lost end
-    local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
-    for _, r in ipairs(recs) do out[#out + 1] = r end
+    if limit > 0 then
+      active[#active + 1] = {h = h, from = after, buf = {}, pos = 1, done = false}
+    else
+      local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
+      for _, r in ipairs(recs) do out[#out + 1] = r end
+    end
   else
     -- The whole key is gone (expired, evicted by maxmemory, or never written): everything up
     -- to the stream's newest seq is lost; unknown streams may have lost up to the watermark.
     local last = redis.call('ZSCORE', P .. 'last', stream)
     if (last and tonumber(last) > after) or (not last and dropped > after) then return lost end
+  end
+end
+if limit == 0 then return out end
+-- A merge by seq that reads each stream in slices of about limit / streams records, only when
+-- the merge reaches them: at most about 2 × limit + streams records are read, however long the
+-- streams are, then one more distinct record tells whether there is more.
+local slice = math.max(1, math.ceil(limit / math.max(1, #active)))
+local function head(st)
+  if st.pos > #st.buf then
+    if st.done then return nil end
+    local recs = redis.call('ZRANGEBYSCORE', st.h, '(' .. string.format('%d', st.from), '+inf',
+      'WITHSCORES', 'LIMIT', 0, slice)
+    st.buf = {}
+    st.pos = 1
+    for r = 1, #recs, 2 do st.buf[#st.buf + 1] = {tonumber(recs[r + 1]), recs[r]} end
+    if #st.buf < slice then st.done = true end
+    if #st.buf == 0 then return nil end
+    st.from = st.buf[#st.buf][1]
+  end
+  return st.buf[st.pos]
+end
+local prev = -1
+while true do
+  local best = nil
+  for _, st in ipairs(active) do
+    local e = head(st)
+    if e and (best == nil or e[1] < head(best)[1]) then best = st end
+  end
+  if best == nil then break end
+  local e = best.buf[best.pos]
+  best.pos = best.pos + 1
+  if e[1] ~= prev then
+    if #out - 3 == limit then
+      out[3] = 'more'
+      break
+    end
+    out[#out + 1] = e[2]
+    prev = e[1]
   end
 end
 return out

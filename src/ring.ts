@@ -47,8 +47,8 @@ export class RingBuffer<T extends { readonly seq: number }> {
     return this.count === 0 ? undefined : this.items[(this.head + this.count - 1) % this.capacity];
   }
 
-  /** Items with `seq > after`, oldest first (binary search: items are in seq order). */
-  after(after: number): T[] {
+  /** Items with `seq > after`, oldest first, at most `limit` of them (0 = all; binary search). */
+  after(after: number, limit = 0): T[] {
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
@@ -57,7 +57,8 @@ export class RingBuffer<T extends { readonly seq: number }> {
       else hi = mid;
     }
     const out: T[] = [];
-    for (let i = lo; i < this.count; i++) out.push(this.at(i));
+    const end = limit > 0 ? Math.min(this.count, lo + limit) : this.count;
+    for (let i = lo; i < end; i++) out.push(this.at(i));
     return out;
   }
 
