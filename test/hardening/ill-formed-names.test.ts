@@ -3,8 +3,9 @@
  * refused at every entry point: push targets, token subjects and groups, presence queries. A
  * byte-keyed store (Redis) would otherwise map them onto the name with U+FFFD in their place.
  */
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeName } from '../../src/names.js';
+import { keyBytes, normalizeName } from '../../src/names.js';
 import { poll, startServer, subToken, type TestServer } from '../helpers.js';
 
 const ILL_FORMED = [
@@ -26,6 +27,35 @@ describe('ill-formed UTF-16 names', () => {
   it('normalizeName refuses lone surrogates and keeps well-formed names (emoji included)', () => {
     for (const n of ILL_FORMED) expect(normalizeName(n), JSON.stringify(n)).toBeUndefined();
     for (const n of ['\ud83d\ude00', '\ufffd', 'é', 'a\ud800\udc00b']) expect(normalizeName(n)).toBe(n);
+  });
+
+  it('keyBytes (Redis keys) is injective over all strings and is UTF-8 for well-formed ones', () => {
+    const unit = fc.oneof(
+      fc.constantFrom(
+        '\ud800',
+        '\udbff',
+        '\udc00',
+        '\udfff',
+        '\ud83d',
+        '\ude00',
+        '\ufffd',
+        'a',
+        'é',
+        '\u0000',
+      ),
+      fc.string({ unit: 'binary', maxLength: 1 }),
+    );
+    const str = fc.array(unit, { maxLength: 6 }).map((a) => a.join(''));
+    const bytes = (s: string) => Buffer.from(keyBytes(s) as string | Buffer);
+    fc.assert(
+      fc.property(str, str, (a, b) => {
+        if (a !== b)
+          expect(bytes(a).equals(bytes(b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(false);
+        if (normalizeName(a) !== undefined) expect(keyBytes(a)).toBe(a);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(bytes('\ud83d\ude00').equals(Buffer.from('😀'))).toBe(true);
   });
 
   it('push refuses them as uid, group, in a list and in a batch item', async () => {
