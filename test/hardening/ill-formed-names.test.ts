@@ -14,7 +14,7 @@ const ILL_FORMED = [
   'a\ud800',
   '\ud800\ud800',
   '\ude00\ud83d',
-  'x'.repeat(100) + '\udfff',
+  `${'x'.repeat(100)}\udfff`,
 ];
 
 describe('ill-formed UTF-16 names', () => {
