@@ -4,6 +4,7 @@ import { unavailable } from './errors.js';
 import type { OnlineStats } from './hub.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
+import { keyBytes } from './names.js';
 import type { Presence } from './presence.js';
 import { redisErrorLog } from './redis-log.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
@@ -133,7 +134,7 @@ export class RedisPresence implements Presence {
     let r: [Error | null, unknown][] | null;
     try {
       const pipe = this.opts.client.pipeline();
-      if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields);
+      if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields.map(keyBytes));
       pipe.get(`${p}conns`).get(`${p}uids`);
       r = await pipe.exec();
     } catch {
@@ -164,8 +165,18 @@ export class RedisPresence implements Presence {
     this.dirty.add(field);
   }
 
-  private args(mode: 'join' | 'delta' | 'leave', pairs: readonly (string | number)[]): (string | number)[] {
-    return [this.opts.prefix, this.nodeId, this.deadMs, mode, ...pairs];
+  /** Script arguments; field names go as their WTF-8 bytes, so no two names share a field. */
+  private args(
+    mode: 'join' | 'delta' | 'leave',
+    pairs: readonly (string | number)[],
+  ): (string | number | Buffer)[] {
+    return [
+      this.opts.prefix,
+      this.nodeId,
+      this.deadMs,
+      mode,
+      ...pairs.map((v) => (typeof v === 'string' ? keyBytes(v) : v)),
+    ];
   }
 
   private async tick(): Promise<void> {
