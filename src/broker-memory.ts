@@ -1,4 +1,11 @@
-import type { Broker, BrokerListener, BrokerReplay, BrokerStats } from './broker.js';
+import {
+  type Broker,
+  type BrokerListener,
+  type BrokerReplay,
+  type BrokerStats,
+  type ReplayOptions,
+  replayLimit,
+} from './broker.js';
 import { closedError } from './errors.js';
 import { History, type HistoryOptions } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
@@ -52,15 +59,22 @@ export class MemoryBroker implements Broker {
     return out;
   }
 
-  async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
+  async replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay> {
     if (this.closed) throw closedError('broker');
     const position = formatId(this.epoch, this.seq);
     const pos = parseId(resumeId);
     if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
     if (pos.epoch !== this.epoch) return { complete: false, messages: [], position, reason: 'epoch_changed' };
     if (pos.seq > this.seq) return { complete: false, messages: [], position, reason: 'unknown_id' };
-    const r = this.history.replay(streams, pos.seq);
-    return r.complete ? { ...r, position } : { ...r, position, reason: 'history_lost' };
+    const r = this.history.replay(streams, pos.seq, replayLimit(opts));
+    if (!r.complete) return { ...r, position, reason: 'history_lost' };
+    if (!r.more) return { complete: true, messages: r.messages, position };
+    return {
+      complete: true,
+      messages: r.messages,
+      position: r.messages[r.messages.length - 1]!.id,
+      more: true,
+    };
   }
 
   async position(): Promise<string> {

@@ -8,7 +8,8 @@ export const MAX_BATCH = 1000;
 /** Most uids or groups one message may name. */
 export const MAX_TARGETS = 1000;
 
-const NAME_RULE = 'a string of 1-128 characters without control characters, or a non-negative integer';
+const NAME_RULE =
+  'a string of 1-128 characters without control characters or lone surrogates, or a non-negative integer';
 
 /** A uid/group or a non-empty array of them, normalized to a list of strings. */
 const names = z.unknown().transform((v, ctx): string[] => {
