@@ -35,7 +35,7 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
     ['/healthz', { method: 'GET', handle: healthRoute(hub) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
-    ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config, auth) }],
+    ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],
   ]);
 }
 

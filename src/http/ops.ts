@@ -1,4 +1,4 @@
-import { type Auth, demoTokens } from '../auth.js';
+import { demoTokens } from '../auth.js';
 import type { Config } from '../config.js';
 import { notFound } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -41,7 +41,7 @@ export function metricsRoute(metrics: Metrics): Handler {
  * works out of the box locally and a real deployment never serves a token. Signed only with the
  * key generated at start (see `demoTokens`).
  */
-export function demoTokensRoute(config: Config, _auth: Auth): Handler {
+export function demoTokensRoute(config: Config): Handler {
   return (_req, res, query) => {
     if (!config.demo) throw notFound();
     const uid = normalizeName(typeof query.uid === 'string' ? query.uid : 'demo') ?? 'demo';
