@@ -41,15 +41,15 @@ describe.skipIf(skip !== undefined)(`Redis error logs${skip ? ` (${skip})` : ''}
       const data = JSON.stringify({ secret: SECRET });
       await expect(
         broker.publish([{ to: ['victim'], groups: ['grp-secret'], event: 'message', data }]),
-      ).rejects.toMatchObject({ status: 503 });
+      ).rejects.toMatchObject({ kind: 'unavailable' });
       // A second failure path: the command connection is gone.
       pub.disconnect();
       await expect(broker.publish([{ to: ['x'], groups: [], event: 'message', data }])).rejects.toMatchObject(
         {
-          status: 503,
+          kind: 'unavailable',
         },
       );
-      await expect(broker.replay(['u:x'], 'a-1')).rejects.toMatchObject({ status: 503 });
+      await expect(broker.replay(['u:x'], 'a-1')).rejects.toMatchObject({ kind: 'unavailable' });
     } finally {
       await broker.close();
       pub.disconnect();
