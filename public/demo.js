@@ -36,7 +36,7 @@ async function demoTokens(uid, groups) {
 }
 
 function identity() {
-  const uid = $('uid').value.trim() || 'alice';
+  const uid = $('uid').value.trim() || 'demo';
   const groups = $('groups')
     .value.split(',')
     .map((g) => g.trim())

@@ -57,7 +57,7 @@ describeBrowser('demo page', () => {
       expect(await page.textContent('#count')).toBe('1');
       const curl = await page.textContent('#curl');
       expect(curl).toContain(`'http://127.0.0.1:${port}/push'`);
-      expect(curl).toContain(`-d '{"to":"alice","event":"chat","data":{"text":"hello from the form"}}'`);
+      expect(curl).toContain(`-d '{"to":"demo","event":"chat","data":{"text":"hello from the form"}}'`);
 
       // A broadcast reaches the page too; bad JSON is refused before anything is sent.
       await page.check('input[name="target"][value="all"]', { force: true });
