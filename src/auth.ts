@@ -69,12 +69,32 @@ export class Auth {
       if (err instanceof SsePushError) throw err;
       if (err instanceof jwt.TokenExpiredError) throw unauthorized('token expired', 'token_expired');
       if (err instanceof jwt.JsonWebTokenError || err instanceof jwt.NotBeforeError) {
-        throw unauthorized(`invalid token: ${err.message}`);
+        throw unauthorized(`invalid token: ${this.explain(token, key, err.message)}`);
       }
       // Anything else the verifier throws is still about the token: a header naming another key
       // family (ES256 against an RSA key) makes node:crypto throw a plain error. Never a 500.
       throw unauthorized('invalid token: it cannot be verified with the configured key');
     }
+  }
+
+  /** jsonwebtoken's reason, with what most likely went wrong for the person reading it. */
+  private explain(token: string, key: KeyObject, reason: string): string {
+    if (/^bearer[\s+]/i.test(token)) {
+      return 'it starts with "Bearer": pass the token alone in ?token= or the cookie ("Bearer " belongs only in the Authorization header)';
+    }
+    if (reason === 'invalid signature') {
+      const setting =
+        key === this.publisherKey && this.config.publisherKey !== this.config.jwtKey
+          ? 'PUBLISHER_JWT_SECRET'
+          : this.config.jwtKey.includes('-----BEGIN')
+            ? 'JWT_PUBLIC_KEY'
+            : 'JWT_SECRET';
+      return `invalid signature: the secret your backend signs with (e.g. SSEPUSH_SECRET) must equal the server's ${setting}`;
+    }
+    if (reason === 'jwt malformed' || reason === 'invalid token') {
+      return 'not a JWT (three base64url parts joined by dots)';
+    }
+    return reason;
   }
 
   /** Verifies a subscriber token; throws 401/403 errors. */

@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 
 /**
- * Keeps the backend docs (docs/backends.md) and the Chinese README true to the code: the
+ * Keeps the backend docs (docs/backends.md) and both READMEs true to the code: the
  * methods they call exist in each client, and the env vars, npm scripts, endpoints and error
- * codes they name exist in the server. (The ThinkPHP and Laravel snippets are also executed, by
- * clients/php/tests/DocSnippetsTest.php.)
+ * codes they name exist in the server. (The READMEs' snippets are executed by readme-snippets.test.ts,
+ * the ThinkPHP and Laravel ones by clients/php/tests/DocSnippetsTest.php.)
  */
 const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');
-const DOCS = ['docs/backends.md', 'README.zh-CN.md'] as const;
+const DOCS = ['docs/backends.md', 'README.md', 'README.zh-CN.md'] as const;
 
 function blocks(text: string, langs: string[]): string {
   const out: string[] = [];
