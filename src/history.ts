@@ -43,6 +43,10 @@ const ENTRY_BYTES = 48;
  * key string header (the key's characters and the ring's slots are added per stream).
  */
 const STREAM_BYTES = 320;
+/** A tombstone: its LRU entry, key string header and number (plus the key's characters). */
+const TOMBSTONE_BYTES = 160;
+/** Smallest tombstone budget (about 6,000 tombstones). */
+const TOMBSTONE_BUDGET_MIN = 1024 * 1024;
 /** One allocated ring slot (a pointer). */
 const SLOT_BYTES = 8;
 
@@ -70,7 +74,8 @@ class Stream {
  *
  * `MAX_HISTORY_BYTES` counts what is really held: each message once however many streams keep
  * it (a push to 1,000 uids is one message, not 1,000), each stream's key, objects and allocated
- * ring slots (rings grow on demand). Counted per stream, one 64 KiB push to 1,000 uids used to
+ * ring slots (rings grow on demand); tombstones have a budget of their own (a quarter of it). Counted per
+ * stream, one 64 KiB push to 1,000 uids used to
  * evict every other stream; uncounted, empty ring slots held 1.6 GiB under a 256 MiB bound.
  *
  * Completeness is tracked per stream as the newest seq it has lost. A stream forgotten as a
@@ -87,8 +92,15 @@ export class History {
 
   constructor(private readonly opts: HistoryOptions) {
     this.now = opts.now ?? Date.now;
+    // Tombstones are held too, in a budget of their own beside MAX_HISTORY_BYTES: a quarter of
+    // it, at least 1 MiB (an evicted one raises the watermark: completeness stays exact, only
+    // precision is lost, so they do not compete with history). No tombstone may exceed the
+    // budget: the LRU would drop it without an eviction, and the watermark with it.
+    const tombstoneBudget = Math.max(TOMBSTONE_BUDGET_MIN, Math.floor(opts.maxBytes / 4));
     this.tombstones = new LRUCache<string, number>({
       max: Math.max(1000, opts.maxStreams),
+      maxSize: tombstoneBudget,
+      sizeCalculation: (_seq, key) => Math.min(tombstoneBudget, TOMBSTONE_BYTES + 2 * key.length),
       dispose: (seq, _key, reason) => {
         if (reason === 'evict' && seq > this.droppedWatermark) this.droppedWatermark = seq;
       },
@@ -109,9 +121,14 @@ export class History {
     return this.streams.size;
   }
 
-  /** Approximate bytes held: kept messages (each once), streams and their ring slots. */
+  /** Approximate bytes held against MAX_HISTORY_BYTES: messages (each once), streams, ring slots. */
   get bytes(): number {
     return this.totalBytes;
+  }
+
+  /** Approximate bytes held by tombstones (their own budget: max(1 MiB, MAX_HISTORY_BYTES / 4)). */
+  get tombstoneBytes(): number {
+    return this.tombstones.calculatedSize;
   }
 
   /** Appends a message to each of the given streams (in seq order: callers append in order). */

@@ -137,6 +137,17 @@ describe('History.replay', () => {
     expect(bounded.streamCount).toBeLessThan(1000);
   });
 
+  it('bounds tombstones by bytes too, and a forgotten tombstone still refuses old resumes', () => {
+    const h = history({ size: 10, maxStreams: 1_000_000, maxBytes: 4 * 1024 * 1024 });
+    for (let i = 0; i < 60_000; i++) publish(h, msg([`gone${i}`]));
+    expect(h.bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(h.tombstoneBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(h.tombstoneBytes).toBeGreaterThan(0);
+    // The oldest streams' tombstones are gone: their resumes are refused, never partial.
+    expect(h.replay(['u:gone0'], 0)).toEqual({ complete: false, messages: [] });
+    expect(h.replay(['u:gone59999'], 59_999).complete).toBe(true);
+  });
+
   it('releases shared messages exactly: bytes return to the empty-stream cost after eviction', () => {
     const h = history({ size: 2, maxStreams: 100 });
     const base = () => h.bytes;
