@@ -19,12 +19,29 @@ const ROLE_TEXT = {
 
 let push = null;
 let demoMode = null;
+let connectedAs = null;
 let publisher = '';
 let received = 0;
 const listening = new Set(['message']);
 
 function text(el, value) {
   el.textContent = value;
+}
+
+/**
+ * Whether this server hands out demo tokens, without a request that fails on a real deployment:
+ * `/healthz` says so when the server reports `demo`; an older server is asked at /demo/tokens
+ * (a 404 there means production).
+ */
+async function serverIsDemo() {
+  try {
+    const res = await fetch('/healthz', { cache: 'no-store' });
+    const health = await res.json();
+    if (typeof health?.demo === 'boolean') return health.demo;
+  } catch {
+    // unreachable or not JSON: ask /demo/tokens, which reports the failure
+  }
+  return undefined;
 }
 
 async function demoTokens(uid, groups) {
@@ -36,7 +53,7 @@ async function demoTokens(uid, groups) {
 }
 
 function identity() {
-  const uid = $('uid').value.trim() || 'alice';
+  const uid = $('uid').value.trim() || 'demo';
   const groups = $('groups')
     .value.split(',')
     .map((g) => g.trim())
@@ -125,6 +142,7 @@ async function start() {
   showState('connecting', null);
   showWho(uid, groups);
   let options;
+  if (demoMode === null && (await serverIsDemo()) === false) demoMode = false;
   if (demoMode !== false) {
     let tokens;
     try {
@@ -163,6 +181,12 @@ async function start() {
     const claims = claimsOf(subscriber);
     showWho(claims.sub, Array.isArray(claims.groups) ? claims.groups : []);
     options = { token: subscriber };
+    switchedTo(
+      claims.sub === undefined ? '' : String(claims.sub),
+      Array.isArray(claims.groups) ? claims.groups : [],
+    );
+  } else {
+    switchedTo(uid, groups);
   }
   push = connect({
     ...options,
@@ -178,6 +202,25 @@ async function start() {
   });
   showState(push.state, { transport: push.transport, role: push.role });
   renderCurl();
+}
+
+/**
+ * Connecting as someone else starts a new conversation: the push form now addresses the new user
+ * (or their first group) and the previous user's messages leave the feed.
+ */
+function switchedTo(uid, groups) {
+  if (connectedAs !== null && connectedAs !== uid) clearFeed();
+  connectedAs = uid;
+  const target = $('push-form').elements.target.value;
+  if (target === 'to' && uid) $('target-name').value = uid;
+  if (target === 'group') $('target-name').value = groups[0] ?? $('target-name').value;
+}
+
+function clearFeed() {
+  $('feed').replaceChildren();
+  received = 0;
+  text($('count'), '0');
+  $('empty').hidden = false;
 }
 
 function pushBody() {
@@ -281,12 +324,7 @@ $('pub-token').addEventListener('input', () => {
   publisher = $('pub-token').value.trim();
   renderCurl();
 });
-$('clear').addEventListener('click', () => {
-  $('feed').replaceChildren();
-  received = 0;
-  text($('count'), '0');
-  $('empty').hidden = false;
-});
+$('clear').addEventListener('click', clearFeed);
 $('copy-curl').addEventListener('click', async () => {
   try {
     await navigator.clipboard.writeText($('curl').textContent);

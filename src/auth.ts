@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
-import { forbidden, unauthorized } from './errors.js';
+import { forbidden, SsePushError, unauthorized } from './errors.js';
 import { normalizeName } from './names.js';
 
 /** Who an SSE or long-poll connection belongs to, from a verified subscriber token. */
@@ -66,12 +66,35 @@ export class Auth {
       if (typeof payload === 'string') throw unauthorized('token payload must be a JSON object');
       return payload;
     } catch (err) {
+      if (err instanceof SsePushError) throw err;
       if (err instanceof jwt.TokenExpiredError) throw unauthorized('token expired', 'token_expired');
       if (err instanceof jwt.JsonWebTokenError || err instanceof jwt.NotBeforeError) {
-        throw unauthorized(`invalid token: ${err.message}`);
+        throw unauthorized(`invalid token: ${this.explain(token, key, err.message)}`);
       }
-      throw err;
+      // Anything else the verifier throws is still about the token: a header naming another key
+      // family (ES256 against an RSA key) makes node:crypto throw a plain error. Never a 500.
+      throw unauthorized('invalid token: it cannot be verified with the configured key');
     }
+  }
+
+  /** jsonwebtoken's reason, with what most likely went wrong for the person reading it. */
+  private explain(token: string, key: KeyObject, reason: string): string {
+    if (/^bearer[\s+]/i.test(token)) {
+      return 'it starts with "Bearer": pass the token alone in ?token= or the cookie ("Bearer " belongs only in the Authorization header)';
+    }
+    if (reason === 'invalid signature') {
+      const setting =
+        key === this.publisherKey && this.config.publisherKey !== this.config.jwtKey
+          ? 'PUBLISHER_JWT_SECRET'
+          : this.config.jwtKey.includes('-----BEGIN')
+            ? 'JWT_PUBLIC_KEY'
+            : 'JWT_SECRET';
+      return `invalid signature: the secret your backend signs with (e.g. SSEPUSH_SECRET) must equal the server's ${setting}`;
+    }
+    if (reason === 'jwt malformed' || reason === 'invalid token') {
+      return 'not a JWT (three base64url parts joined by dots)';
+    }
+    return reason;
   }
 
   /** Verifies a subscriber token; throws 401/403 errors. */
@@ -154,4 +177,23 @@ export function mintToken(config: Config, opts: MintOptions): string {
     ...(config.jwtIssuer ? { issuer: config.jwtIssuer } : {}),
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   });
+}
+
+/**
+ * The demo page's token pair. Demo mode has no configured key, only the one generated at start
+ * (see `loadConfig`); this refuses to sign with anything else, so a configured secret never ends
+ * up in a token handed to an anonymous caller.
+ */
+export function demoTokens(
+  config: Config,
+  uid: string,
+  groups: string[],
+): { subscriber: string; publisher: string } {
+  if (!config.demo || config.publisherKey !== config.jwtKey) {
+    throw new Error('demo tokens are only signed with the key generated in demo mode');
+  }
+  return {
+    subscriber: mintToken(config, { sub: uid, groups, ttlSec: 3600 }),
+    publisher: mintToken(config, { push: true, ttlSec: 3600 }),
+  };
 }

@@ -1,4 +1,11 @@
-import type { Broker, BrokerListener, BrokerReplay } from './broker.js';
+import {
+  type Broker,
+  type BrokerListener,
+  type BrokerReplay,
+  type BrokerStats,
+  type ReplayOptions,
+  replayLimit,
+} from './broker.js';
 import { closedError } from './errors.js';
 import { History, type HistoryOptions } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
@@ -29,8 +36,8 @@ export class MemoryBroker implements Broker {
     this.sweeper.unref();
   }
 
-  /** Streams and bytes held, for metrics. */
-  get stats(): { streams: number; bytes: number } {
+  /** Streams and bytes of history held, for metrics. */
+  stats(): BrokerStats {
     return { streams: this.history.streamCount, bytes: this.history.bytes };
   }
 
@@ -44,7 +51,7 @@ export class MemoryBroker implements Broker {
     const out: Message[] = [];
     for (const input of inputs) {
       const seq = ++this.seq;
-      const msg = createMessage(input, formatId(this.epoch, seq), seq, Date.now());
+      const msg = createMessage(input, { epoch: this.epoch, seq }, Date.now());
       this.history.append(streamsOfMessage(input), msg);
       for (const l of this.listeners) l(msg);
       out.push(msg);
@@ -52,15 +59,22 @@ export class MemoryBroker implements Broker {
     return out;
   }
 
-  async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
+  async replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay> {
     if (this.closed) throw closedError('broker');
     const position = formatId(this.epoch, this.seq);
     const pos = parseId(resumeId);
     if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
     if (pos.epoch !== this.epoch) return { complete: false, messages: [], position, reason: 'epoch_changed' };
     if (pos.seq > this.seq) return { complete: false, messages: [], position, reason: 'unknown_id' };
-    const r = this.history.replay(streams, pos.seq);
-    return r.complete ? { ...r, position } : { ...r, position, reason: 'history_lost' };
+    const r = this.history.replay(streams, pos.seq, replayLimit(opts));
+    if (!r.complete) return { ...r, position, reason: 'history_lost' };
+    if (!r.more) return { complete: true, messages: r.messages, position };
+    return {
+      complete: true,
+      messages: r.messages,
+      position: r.messages[r.messages.length - 1]!.id,
+      more: true,
+    };
   }
 
   async position(): Promise<string> {

@@ -1,18 +1,24 @@
 import { Redis } from 'ioredis';
-import type { Broker, BrokerListener, BrokerReplay } from './broker.js';
+import {
+  type Broker,
+  type BrokerListener,
+  type BrokerReplay,
+  type ReplayOptions,
+  replayLimit,
+} from './broker.js';
 import type { Config } from './config.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
+import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
+import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
 export const DEFAULT_PREFIX = 'ssepush:';
-/** Messages per publish script call; a larger batch is split (still in order). */
-export const PUBLISH_CHUNK = 200;
 
 const publishScript = new Script(PUBLISH_LUA);
 const replayScript = new Script(REPLAY_LUA);
@@ -104,18 +110,15 @@ export class RedisBroker implements Broker {
     this.resyncListeners.push(listener);
   }
 
+  /**
+   * One script call for the whole batch, so it is published whole or not at all: a failure
+   * (503) never follows a partial publish that a retrying publisher would duplicate. Its cost
+   * is bounded by MAX_BATCH × MAX_TARGETS stream appends.
+   */
   async publish(inputs: readonly PublishInput[]): Promise<Message[]> {
     this.check();
-    const out: Message[] = [];
-    for (let i = 0; i < inputs.length; i += PUBLISH_CHUNK) {
-      out.push(...(await this.publishChunk(inputs.slice(i, i + PUBLISH_CHUNK))));
-    }
-    return out;
-  }
-
-  private async publishChunk(inputs: readonly PublishInput[]): Promise<Message[]> {
     const { size, ttlMs, maxStreams } = this.opts;
-    const args: (string | number)[] = [
+    const args: (string | number | Buffer)[] = [
       this.prefix,
       size,
       ttlMs,
@@ -127,7 +130,7 @@ export class RedisBroker implements Broker {
     ];
     for (const input of inputs) {
       const streams = streamsOfMessage(input);
-      args.push(streams.length, ...streams, payloadOf(input));
+      args.push(streams.length, ...streams.map(keyBytes), payloadOf(input));
     }
     const r = (await this.call(() => publishScript.run(this.pub, args))) as string[];
     const epoch = r[0]!;
@@ -135,11 +138,11 @@ export class RedisBroker implements Broker {
     this.saw(epoch, Number(r[r.length - 1]));
     return inputs.map((input, i) => {
       const seq = Number(r[i + 2]);
-      return createMessage(input, formatId(epoch, seq), seq, time);
+      return createMessage(input, { epoch, seq }, time);
     });
   }
 
-  async replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay> {
+  async replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay> {
     this.check();
     const pos = parseId(resumeId);
     const r = (await this.call(() =>
@@ -151,7 +154,8 @@ export class RedisBroker implements Broker {
         this.candidate,
         this.seenEpoch,
         this.seenSeq,
-        ...streams,
+        replayLimit(opts),
+        ...streams.map(keyBytes),
       ]),
     )) as string[];
     const epoch = r[0]!;
@@ -159,10 +163,13 @@ export class RedisBroker implements Broker {
     const position = formatId(epoch, Number(r[1]));
     if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
     const status = r[2]!;
-    if (status !== 'ok') return { complete: false, messages: [], position, reason: status };
+    if (status !== 'ok' && status !== 'more')
+      return { complete: false, messages: [], position, reason: status };
     const parts: Message[][] = [];
     for (let i = 3; i < r.length; i++) parts.push([parseRecord(epoch, r[i]!)]);
-    return { complete: true, messages: mergeBySeq(parts), position };
+    const messages = mergeBySeq(parts);
+    if (status === 'ok') return { complete: true, messages, position };
+    return { complete: true, messages, position: messages[messages.length - 1]!.id, more: true };
   }
 
   async position(): Promise<string> {
@@ -215,7 +222,7 @@ export class RedisBroker implements Broker {
       return await f();
     } catch (err) {
       if (this.closed) throw closedError('broker');
-      this.opts.log?.warn({ err }, 'redis call failed');
+      this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis call failed');
       throw unavailable('backend unavailable', 'backend_unavailable');
     }
   }
@@ -225,7 +232,7 @@ export class RedisBroker implements Broker {
     try {
       await this.sub.subscribe(this.channel);
     } catch (err) {
-      this.opts.log?.warn({ err }, 'redis subscribe failed');
+      this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis subscribe failed');
       return;
     }
     if (this.closed) return;
@@ -258,7 +265,11 @@ export class RedisBroker implements Broker {
     try {
       msg = parseRecord(text.slice(0, sp), text.slice(sp + 1));
     } catch (err) {
-      this.opts.log?.error({ err }, 'unreadable message on the redis channel');
+      // The error text could quote the record (JSON.parse does): log its class only.
+      this.opts.log?.error(
+        { err: { type: err instanceof Error ? err.name : typeof err } },
+        'unreadable message on the redis channel',
+      );
       return;
     }
     this.saw(text.slice(0, sp), msg.seq);
@@ -287,7 +298,7 @@ export function parseRecord(epoch: string, rec: string): Message {
   const time = Number(rec.slice(a + 1, b));
   const h = JSON.parse(rec.slice(b + 1, nl)) as Header;
   const input: PublishInput = { event: h.e, to: h.o, groups: h.g, data: rec.slice(nl + 1) };
-  return createMessage(input, formatId(epoch, seq), seq, time);
+  return createMessage(input, { epoch, seq }, time);
 }
 
 /** Options of the clients `createRedisBroker` makes. */
@@ -312,7 +323,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
   for (const c of [pub, sub]) {
     c.on('error', (err: Error) => {
       lastError = err.message;
-      log?.debug({ err: err.message }, 'redis error');
+      log?.debug({ err: redisErrorLog(err) }, 'redis error');
     });
   }
   try {

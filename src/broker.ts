@@ -1,4 +1,5 @@
 import type { Message, PublishInput } from './message.js';
+import type { Presence } from './presence.js';
 
 /** The outcome of a replay request; an expected outcome, so a value, not an exception. */
 export interface BrokerReplay {
@@ -13,6 +14,35 @@ export interface BrokerReplay {
   readonly position: string;
   /** Why the replay is incomplete: `bad_id`, `unknown_id`, `epoch_changed` or `history_lost`. */
   readonly reason?: string;
+  /**
+   * True when the replay stopped at `limit`: `messages` is then the exact first `limit` messages
+   * after the resume id, and `position` is the last one's id, so a replay from `position` gives
+   * the next page.
+   */
+  readonly more?: boolean;
+}
+
+/** Options of one replay call. */
+export interface ReplayOptions {
+  /**
+   * Most messages to return (a positive integer; absent = all). The work of the call is bounded
+   * by it: each stream is read for at most `limit + 1` messages after the resume id.
+   */
+  readonly limit?: number;
+}
+
+/** The limit of a replay call: a positive integer, or 0 for none. */
+export function replayLimit(opts: ReplayOptions | undefined): number {
+  const l = opts?.limit;
+  return l !== undefined && Number.isSafeInteger(l) && l > 0 ? l : 0;
+}
+
+/** What a broker holding history in this process reports for metrics. */
+export interface BrokerStats {
+  /** Streams with history held. */
+  readonly streams: number;
+  /** Bytes of history held. */
+  readonly bytes: number;
 }
 
 /** Receives every message published anywhere in the deployment, in id order. */
@@ -27,20 +57,38 @@ export type BrokerListener = (msg: Message) => void;
  * - id assignment, history append and fan-out are one step per message: a message that is in
  *   history has been (or is being) handed to every listener, and listeners see messages in
  *   id order;
- * - `replay` never returns a partial result: it is complete or says `complete: false`;
+ * - `replay` never returns a partial result: it is complete or says `complete: false`; with a
+ *   `limit` it returns an exact prefix (the first `limit` messages) and says `more: true`;
  * - after `close()` resolves, `publish`/`replay`/`position` reject with a `closed` error and no
  *   listener is called again. `close()` is idempotent.
  */
 export interface Broker {
   /** Publishes messages in order; resolves with the stored messages, ids assigned. */
   publish(inputs: readonly PublishInput[]): Promise<Message[]>;
-  /** Messages of `streams` after `resumeId` (see `streamsOfSubscriber`). */
-  replay(streams: readonly string[], resumeId: string): Promise<BrokerReplay>;
+  /** Messages of `streams` after `resumeId` (see `streamsOfSubscriber`), at most `opts.limit`. */
+  replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay>;
   /** The id of the newest message, or the start position of the current epoch. */
   position(): Promise<string>;
   /** Registers the listener that receives every published message. */
   subscribe(listener: BrokerListener): void;
   /** False while the backend is unreachable (health checks and publishes answer 503). */
   readonly healthy: boolean;
+  /** History held by this process, for metrics; absent when history lives elsewhere (Redis). */
+  stats?(): BrokerStats;
   close(): Promise<void>;
+}
+
+/**
+ * Optional abilities of a cluster broker (Redis), found by shape so the hub needs no Redis
+ * import: its deployment-wide presence, and a signal that live fan-out may have missed messages.
+ */
+export interface ClusterAbilities {
+  readonly presence: Presence;
+  /** Called when live fan-out may have missed messages (the subscription was re-established). */
+  onResync(listener: () => void): void;
+}
+
+export function clusterAbilities(b: Broker): ClusterAbilities | undefined {
+  const c = b as Broker & Partial<ClusterAbilities>;
+  return c.presence && typeof c.onResync === 'function' ? (c as Broker & ClusterAbilities) : undefined;
 }

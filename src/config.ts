@@ -112,6 +112,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('JWT_SECRET (or JWT_PUBLIC_KEY) is required when NODE_ENV=production');
   }
   if (secret && secret.length < 16) throw new ConfigError('JWT_SECRET must be at least 16 characters');
+  const publisherSecret = env.PUBLISHER_JWT_SECRET || undefined;
+  if (publisherSecret && !secret) {
+    // With JWT_PUBLIC_KEY only RS/ES algorithms are accepted, so an HMAC publisher token could
+    // never verify; without any key, demo mode would sign demo tokens with it.
+    throw new ConfigError(
+      publicKey
+        ? 'PUBLISHER_JWT_SECRET cannot be combined with JWT_PUBLIC_KEY: publisher tokens are verified with the public key and its algorithms; sign them with your private key and unset PUBLISHER_JWT_SECRET'
+        : 'PUBLISHER_JWT_SECRET needs JWT_SECRET: without a configured key the server runs in demo mode, which signs its own tokens and must never hold a real secret',
+    );
+  }
   const demo = !secret && !publicKey;
   const jwtKey = secret ?? publicKey ?? randomBytes(32).toString('base64url');
   const publisherKey = env.PUBLISHER_JWT_SECRET || jwtKey;

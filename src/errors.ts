@@ -1,14 +1,29 @@
 /**
- * One error class per outcome the HTTP edge must answer differently. The core throws these;
- * only `src/http/` maps them to status codes, so the hub stays testable without a server.
+ * What went wrong, as the core sees it. The edge (`src/http/`) alone turns a kind into an HTTP
+ * status and headers, so the hub, brokers and auth stay free of HTTP and testable without a
+ * server.
  */
+export type ErrorKind =
+  | 'bad_input'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'too_large'
+  | 'unsupported_media'
+  | 'limited'
+  | 'unavailable'
+  | 'conflict'
+  | 'internal';
+
+/** One error class for every expected failure; the message carries the `ssepush:` prefix. */
 export class SsePushError extends Error {
   constructor(
+    /** The outcome's class, mapped to a status at the edge. */
+    readonly kind: ErrorKind,
     /** Stable machine-readable code, sent as `error` in JSON bodies. */
     readonly code: string,
     message: string,
-    /** HTTP status the edge answers with. */
-    readonly status: number,
   ) {
     super(`ssepush: ${message}`);
     this.name = 'SsePushError';
@@ -20,14 +35,20 @@ export class SsePushError extends Error {
   }
 }
 
-export const badRequest = (message: string, code = 'bad_request') => new SsePushError(code, message, 400);
-export const unauthorized = (message: string, code = 'invalid_token') => new SsePushError(code, message, 401);
-export const forbidden = (message: string, code = 'forbidden') => new SsePushError(code, message, 403);
-export const notFound = (message = 'no such route') => new SsePushError('not_found', message, 404);
-export const methodNotAllowed = (message: string) => new SsePushError('method_not_allowed', message, 405);
-export const tooLarge = (message: string) => new SsePushError('too_large', message, 413);
-export const unsupportedMedia = (message: string) => new SsePushError('unsupported_media_type', message, 415);
-export const limited = (message: string) => new SsePushError('limit_reached', message, 429);
-export const unavailable = (message: string, code = 'unavailable') => new SsePushError(code, message, 503);
+export const badRequest = (message: string, code = 'bad_request') =>
+  new SsePushError('bad_input', code, message);
+export const unauthorized = (message: string, code = 'invalid_token') =>
+  new SsePushError('unauthorized', code, message);
+export const forbidden = (message: string, code = 'forbidden') =>
+  new SsePushError('forbidden', code, message);
+export const notFound = (message = 'no such route') => new SsePushError('not_found', 'not_found', message);
+export const methodNotAllowed = (message: string) =>
+  new SsePushError('method_not_allowed', 'method_not_allowed', message);
+export const tooLarge = (message: string, code = 'too_large') => new SsePushError('too_large', code, message);
+export const unsupportedMedia = (message: string) =>
+  new SsePushError('unsupported_media', 'unsupported_media_type', message);
+export const limited = (message: string) => new SsePushError('limited', 'limit_reached', message);
+export const unavailable = (message: string, code = 'unavailable') =>
+  new SsePushError('unavailable', code, message);
 /** Thrown by any resource used after its `close()`. */
-export const closedError = (what: string) => new SsePushError('closed', `${what} is closed`, 503);
+export const closedError = (what: string) => new SsePushError('unavailable', 'closed', `${what} is closed`);

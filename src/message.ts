@@ -1,4 +1,5 @@
 import { EventBuffer } from 'better-sse';
+import { formatId, type Mark, type Position } from './ids.js';
 
 /** Where a message goes: uids, groups, or (both empty) everyone online. */
 export interface Targets {
@@ -13,10 +14,11 @@ export interface PublishInput extends Targets {
   readonly data: string;
 }
 
-/** A stored, id-carrying message. Immutable once created; shared by history and every connection. */
-export interface Message extends PublishInput {
-  readonly id: string;
-  readonly seq: number;
+/**
+ * A stored, id-carrying message. Immutable once created; shared by history and every connection.
+ * It is at a position (`epoch`, `seq`) and carries the id that position is written as.
+ */
+export interface Message extends PublishInput, Mark {
   /** Milliseconds since the Unix epoch, assigned by the server. */
   readonly time: number;
   /** The SSE bytes of this message (see `sseFrame`). */
@@ -53,16 +55,24 @@ export function sseFrame(id: string, event: string, data: string): string {
   return s;
 }
 
-/** Builds the stored message; its SSE frame is serialized here, once. */
-export function createMessage(input: PublishInput, id: string, seq: number, time: number): Message {
+/** Builds the stored message at `at`; its id is formatted and its SSE frame serialized here, once. */
+export function createMessage(input: PublishInput, at: Position, time: number): Message;
+/** The same from an id already formatted (tests build messages from literal ids). */
+export function createMessage(input: PublishInput, id: string, seq: number, time: number): Message;
+export function createMessage(input: PublishInput, at: Position | string, a: number, b?: number): Message {
+  const literal = typeof at === 'string';
+  const seq = literal ? a : at.seq;
+  const epoch = literal ? at.slice(0, at.lastIndexOf('-')) : at.epoch;
+  const id = literal ? at : formatId(epoch, seq);
   return {
     to: input.to,
     groups: input.groups,
     event: input.event,
     data: input.data,
     id,
+    epoch,
     seq,
-    time,
+    time: literal ? (b ?? 0) : a,
     frame: sseFrame(id, input.event, input.data),
   };
 }

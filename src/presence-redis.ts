@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { unavailable } from './errors.js';
-import type { OnlineStats } from './hub.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
-import type { Presence } from './presence.js';
+import { keyBytes } from './names.js';
+import type { OnlineStats, Presence } from './presence.js';
+import { redisErrorLog } from './redis-log.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
 
 /** How often local changes are written to Redis, at most (connect/disconnect converge within it). */
@@ -132,7 +133,7 @@ export class RedisPresence implements Presence {
     let r: [Error | null, unknown][] | null;
     try {
       const pipe = this.opts.client.pipeline();
-      if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields);
+      if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields.map(keyBytes));
       pipe.get(`${p}conns`).get(`${p}uids`);
       r = await pipe.exec();
     } catch {
@@ -163,8 +164,18 @@ export class RedisPresence implements Presence {
     this.dirty.add(field);
   }
 
-  private args(mode: 'join' | 'delta' | 'leave', pairs: readonly (string | number)[]): (string | number)[] {
-    return [this.opts.prefix, this.nodeId, this.deadMs, mode, ...pairs];
+  /** Script arguments; field names go as their WTF-8 bytes, so no two names share a field. */
+  private args(
+    mode: 'join' | 'delta' | 'leave',
+    pairs: readonly (string | number)[],
+  ): (string | number | Buffer)[] {
+    return [
+      this.opts.prefix,
+      this.nodeId,
+      this.deadMs,
+      mode,
+      ...pairs.map((v) => (typeof v === 'string' ? keyBytes(v) : v)),
+    ];
   }
 
   private async tick(): Promise<void> {
@@ -176,7 +187,7 @@ export class RedisPresence implements Presence {
       await this.write();
       this.lastWrite = Date.now();
     } catch (err) {
-      this.opts.log?.debug({ err }, 'presence write failed; retrying');
+      this.opts.log?.debug({ err: redisErrorLog(err) }, 'presence write failed; retrying');
     } finally {
       this.writing = false;
     }

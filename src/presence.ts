@@ -1,29 +1,45 @@
-import type { Broker } from './broker.js';
-import type { OnlineStats } from './hub.js';
 import type { Targets } from './message.js';
 
+/** Presence figures for `GET /online`. */
+export interface OnlineStats {
+  /** Distinct uids with at least one connection. */
+  readonly uids: number;
+  readonly connections: number;
+  /** Connections per asked uid (0 for one that is offline); only when uids were asked. */
+  readonly online?: Record<string, number>;
+}
+
 /**
- * Who is online across the deployment. The hub reports its own connections (`add`/`remove`,
- * synchronous and cheap); queries answer for every node. Memory mode has none: the hub's own
- * indexes are the whole truth there.
+ * What this node alone holds, answered synchronously from its registry of connections. The
+ * memory backend is exactly this; the Redis backend adds the other nodes.
+ */
+export interface LocalPresence {
+  /** Connections addressed by `t`, each counted once (a broadcast reaches every connection). */
+  reach(t: Targets): number;
+  online(uids?: readonly string[]): OnlineStats;
+}
+
+/**
+ * Who is online across the deployment: one node (memory) or a cluster (Redis).
+ *
+ * A node registers each connection in its own registry first, then reports it here with
+ * `add`/`remove` (synchronous and cheap: a backend batches whatever it must send). Queries answer
+ * for every node. Guarantees every implementation keeps (checked by the shared contract suite):
+ * - per-uid counts, distinct uids and total connections are exact: a node's own `add`/`remove`
+ *   count in its per-uid and connection figures at once, everything else within the backend's
+ *   propagation delay (Redis: `PRESENCE_FLUSH_MS`);
+ * - `reach` counts a connection addressed by a target at least once, and never more than the
+ *   total number of connections (a connection that matches a target through its uid and one
+ *   of its groups may be counted twice where the backend does not know connection identities);
+ * - `close()` is idempotent (a Redis node also leaves the totals; a dead one is reaped).
  */
 export interface Presence {
   /** A connection (stream or waiting poll) of `uid` in `groups` opened on this node. */
   add(uid: string, groups: readonly string[]): void;
   remove(uid: string, groups: readonly string[]): void;
-  /** Connections addressed by each target, cluster-wide (see the implementation for exactness). */
+  /** Connections addressed by each target, deployment-wide, in the order of `targets`. */
   reach(targets: readonly Targets[]): Promise<number[]>;
+  /** Distinct uids and connections, plus per-uid counts for `uids` when given. */
   online(uids?: readonly string[]): Promise<OnlineStats>;
-}
-
-/** Optional abilities of a cluster broker, found by shape so the hub needs no Redis import. */
-export interface ClusterAbilities {
-  readonly presence: Presence;
-  /** Called when live fan-out may have missed messages (the subscription was re-established). */
-  onResync(listener: () => void): void;
-}
-
-export function clusterAbilities(b: Broker): ClusterAbilities | undefined {
-  const c = b as Broker & Partial<ClusterAbilities>;
-  return c.presence && typeof c.onResync === 'function' ? (c as Broker & ClusterAbilities) : undefined;
+  close(): Promise<void>;
 }

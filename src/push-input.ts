@@ -8,7 +8,11 @@ export const MAX_BATCH = 1000;
 /** Most uids or groups one message may name. */
 export const MAX_TARGETS = 1000;
 
-const NAME_RULE = 'a string of 1-128 characters without control characters, or a non-negative integer';
+const DATA_REQUIRED = 'data is required: the message to deliver, any JSON value such as {"text":"hi"}';
+const FIELDS = 'a push has to, group, event and data';
+
+const NAME_RULE =
+  'a string of 1-128 characters without control characters or lone surrogates, or a non-negative integer';
 
 /** A uid/group or a non-empty array of them, normalized to a list of strings. */
 const names = z.unknown().transform((v, ctx): string[] => {
@@ -34,11 +38,11 @@ const jsonItem = z
     to: names.optional(),
     group: names.optional(),
     event: z.string().refine(validEventName, 'must be 1-64 of [A-Za-z0-9_.:-] and not "reset"').optional(),
-    data: z.unknown(),
+    data: z.unknown().optional(),
     type: z.literal('publish').optional(),
   })
   .strict()
-  .refine((o) => o.data !== undefined, { message: '"data" is required', path: ['data'] });
+  .refine((o) => o.data !== undefined, { message: DATA_REQUIRED, path: ['data'] });
 
 /** Form fields arrive as strings (or arrays of strings when repeated); `content` aliases `data`. */
 const formItem = z
@@ -48,7 +52,8 @@ const formItem = z
     event: z.string().optional(),
     data: z.string().optional(),
     content: z.string().optional(),
-    type: z.string().optional(),
+    // web-msg-sender's only message type; anything else is another protocol's request.
+    type: z.literal('publish').optional(),
   })
   .strict();
 
@@ -57,10 +62,28 @@ export interface ParsedPush {
   readonly inputs: PublishInput[];
 }
 
+/** One readable sentence for the first issue, naming the field; never the validator's wording. */
 function describe(err: z.ZodError, prefix: string): string {
   const issue = err.issues[0];
-  const path = issue?.path.length ? issue.path.join('.') : 'body';
-  return `${prefix}${path}: ${issue?.message ?? 'invalid'}`;
+  if (!issue) return `${prefix}body: invalid`;
+  const path = issue.path.length ? issue.path.join('.') : 'body';
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (${FIELDS})`;
+  } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
+    message = 'must be a JSON object, or an array of them for a batch';
+  }
+  // "data: data is required" says it twice.
+  return message.startsWith(`${path} `) ? `${prefix}${message}` : `${prefix}${path}: ${message}`;
+}
+
+/**
+ * curl's `-d '{"to":…}'` without `-H 'Content-Type: application/json'` sends the JSON as a form
+ * field name: say so instead of calling it an unknown field.
+ */
+function jsonSentAsForm(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  return Object.keys(body).some((k) => /^\s*[[{]/.test(k));
 }
 
 /** Serializes message data; JSON.parse takes any depth, JSON.stringify runs out of stack. */
@@ -106,6 +129,11 @@ export function parseJsonPush(body: unknown, maxMessageBytes: number): ParsedPus
 
 /** Validates a form push (web-msg-sender's `type=publish&to=…&content=…`). */
 export function parseFormPush(body: unknown, maxMessageBytes: number): ParsedPush {
+  if (jsonSentAsForm(body)) {
+    throw badRequest(
+      'the body is JSON but was sent as a form (application/x-www-form-urlencoded): send Content-Type: application/json',
+    );
+  }
   const r = formItem.safeParse(body ?? {});
   if (!r.success) throw badRequest(describe(r.error, ''));
   const f = r.data;
@@ -114,7 +142,7 @@ export function parseFormPush(body: unknown, maxMessageBytes: number): ParsedPus
     return arr.length === 0 ? undefined : arr;
   };
   const data = f.data ?? f.content;
-  if (data === undefined) throw badRequest('data: "data" (or "content") is required');
+  if (data === undefined) throw badRequest('data is required: a "data" (or "content") field');
   const item = jsonItem.safeParse({
     to: list(f.to),
     group: list(f.group),

@@ -9,6 +9,8 @@ import type { Redis } from 'ioredis';
  * - `P state`    hash {epoch, seq, lost}: the epoch is created at first use (random + clock), seq by
  *                HINCRBY. One hash, so a wiped Redis loses both together and starts a new epoch.
  *                `lost` is the newest seq a rollback may have lost (see `guard`).
+ * Stream names (`u:<uid>`, `g:<group>`, `*`) are passed as their WTF-8 bytes (`keyBytes`), so
+ * two different names never share a key, whatever the edge lets through.
  * - `P h:<s>`    sorted set per stream, score = seq, member = the message record
  *                `<seq> <timeMs> <header JSON>\n<data JSON>`; trimmed to HISTORY_SIZE, old
  *                members dropped by HISTORY_TTL, the key itself PEXPIREd TTL after its newest.
@@ -74,6 +76,9 @@ end
 /**
  * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, count, then per message:
  * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
+ * One call publishes a whole batch or nothing of it: keys are type-checked before the first write,
+ * and a script that has written runs to its end (Redis lets it exceed `maxmemory` rather than
+ * stop it halfway), so a 503 never follows a partial publish.
  */
 export const PUBLISH_LUA = `${HELPERS}
 local size = tonumber(ARGV[2])
@@ -82,6 +87,27 @@ local maxStreams = tonumber(ARGV[4])
 local epoch = epochOf(ARGV[5])
 guard(epoch, ARGV[6], ARGV[7])
 local count = tonumber(ARGV[8])
+-- All or nothing: a script that fails stops where it fails, with its earlier writes kept. So
+-- every key the batch will write is checked first; a key of another type (written by someone
+-- else under our prefix) fails the whole batch before anything is written.
+local function mustBe(key, kind)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= kind then
+    -- No key in the text: it names a user, and error texts reach logs.
+    return redis.error_reply('WRONGTYPE a key of this batch holds a ' .. t .. ', not a ' .. kind)
+  end
+end
+local bad = mustBe(P .. 'last', 'zset') or mustBe(P .. 'ev', 'hash') or mustBe(P .. 'dropped', 'string')
+if bad then return bad end
+local j = 9
+for _ = 1, count do
+  local k = tonumber(ARGV[j])
+  for s = j + 1, j + k do
+    bad = mustBe(P .. 'h:' .. ARGV[s], 'zset')
+    if bad then return bad end
+  end
+  j = j + k + 2
+end
 local now = nowMs()
 local nowText = string.format('%d', now)
 local out = {epoch, nowText}
@@ -131,9 +157,13 @@ return out
 `;
 
 /**
- * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, seenEpoch, seenSeq, stream_1..stream_n.
- * Returns {epoch, seq, status, record...}; status is ok, epoch_changed, unknown_id or
- * history_lost (records only when ok).
+ * ARGV: prefix, ttlMs, afterSeq, resumeEpoch, epochCandidate, seenEpoch, seenSeq, limit,
+ * stream_1..stream_n. Returns {epoch, seq, status, record...}; status is ok, more,
+ * epoch_changed, unknown_id or history_lost (records only when ok or more).
+ * With a limit (> 0) the first `limit` records after the resume seq across the streams (merged by
+ * seq, each once) are returned, status `more` when there were more; streams are read in slices as
+ * the merge needs them, so the call reads about 2 × limit + streams records whatever the history
+ * holds. Without one (0), every record after the resume seq, per stream (the caller merges).
  */
 export const REPLAY_LUA = `${HELPERS}
 local ttl = tonumber(ARGV[2])
@@ -147,21 +177,65 @@ if after > seq then return {epoch, seqText, 'unknown_id'} end
 local lost = {epoch, seqText, 'history_lost'}
 if tonumber(redis.call('HGET', P .. 'state', 'lost') or '0') > after then return lost end
 local dropped = tonumber(redis.call('GET', P .. 'dropped') or '0')
+local limit = tonumber(ARGV[8])
 local now = nowMs()
 local out = {epoch, seqText, 'ok'}
-for s = 8, #ARGV do
+local active = {}
+for s = 9, #ARGV do
   local stream = ARGV[s]
   local h = P .. 'h:' .. stream
   if redis.call('EXISTS', h) == 1 then
     expire(h, stream, ttl, now)
     if tonumber(redis.call('HGET', P .. 'ev', stream) or '0') > after then return lost end
-    local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
-    for _, r in ipairs(recs) do out[#out + 1] = r end
+    if limit > 0 then
+      active[#active + 1] = {h = h, from = after, buf = {}, pos = 1, done = false}
+    else
+      local recs = redis.call('ZRANGEBYSCORE', h, '(' .. string.format('%d', after), '+inf')
+      for _, r in ipairs(recs) do out[#out + 1] = r end
+    end
   else
     -- The whole key is gone (expired, evicted by maxmemory, or never written): everything up
     -- to the stream's newest seq is lost; unknown streams may have lost up to the watermark.
     local last = redis.call('ZSCORE', P .. 'last', stream)
     if (last and tonumber(last) > after) or (not last and dropped > after) then return lost end
+  end
+end
+if limit == 0 then return out end
+-- A merge by seq that reads each stream in slices of about limit / streams records, only when
+-- the merge reaches them: at most about 2 × limit + streams records are read, however long the
+-- streams are, then one more distinct record tells whether there is more.
+local slice = math.max(1, math.ceil(limit / math.max(1, #active)))
+local function head(st)
+  if st.pos > #st.buf then
+    if st.done then return nil end
+    local recs = redis.call('ZRANGEBYSCORE', st.h, '(' .. string.format('%d', st.from), '+inf',
+      'WITHSCORES', 'LIMIT', 0, slice)
+    st.buf = {}
+    st.pos = 1
+    for r = 1, #recs, 2 do st.buf[#st.buf + 1] = {tonumber(recs[r + 1]), recs[r]} end
+    if #st.buf < slice then st.done = true end
+    if #st.buf == 0 then return nil end
+    st.from = st.buf[#st.buf][1]
+  end
+  return st.buf[st.pos]
+end
+local prev = -1
+while true do
+  local best = nil
+  for _, st in ipairs(active) do
+    local e = head(st)
+    if e and (best == nil or e[1] < head(best)[1]) then best = st end
+  end
+  if best == nil then break end
+  local e = best.buf[best.pos]
+  best.pos = best.pos + 1
+  if e[1] ~= prev then
+    if #out - 3 == limit then
+      out[3] = 'more'
+      break
+    end
+    out[#out + 1] = e[2]
+    prev = e[1]
   end
 end
 return out
@@ -181,12 +255,13 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, args: readonly (string | number)[]): Promise<unknown> {
+  async run(client: Redis, args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    // Arguments go as one array, never spread: a batch can carry a million of them.
     try {
-      return await client.evalsha(this.sha, 0, ...args);
+      return await client.call('EVALSHA', ([this.sha, 0] as (string | number | Buffer)[]).concat(args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, 0, ...args);
+      return client.call('EVAL', ([this.source, 0] as (string | number | Buffer)[]).concat(args));
     }
   }
 }

@@ -1,15 +1,11 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Express } from 'express';
 import { Auth } from './auth.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './broker-memory.js';
 import type { Config } from './config.js';
-import { createApp } from './http/app.js';
-import { rawEvents } from './http/events-raw.js';
-import { rawPush } from './http/push-raw.js';
-import { commonHeaders } from './http/raw.js';
+import { createEdge } from './http/app.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -26,7 +22,6 @@ export class SsePushServer {
   readonly hub: Hub;
   readonly auth: Auth;
   readonly metrics: Metrics;
-  readonly app: Express;
   readonly http: Server;
   readonly log: Logger;
   private closing: Promise<void> | undefined;
@@ -49,20 +44,13 @@ export class SsePushServer {
       streams: () => this.hub.counts.streams,
       polls: () => this.hub.counts.polls,
       uids: () => this.hub.counts.uids,
-      historyStreams: () => (broker instanceof MemoryBroker ? broker.stats.streams : 0),
+      historyStreams: () => broker.stats?.().streams ?? 0,
     });
     this.hub = new Hub(config, this.broker, this.metrics, this.log);
     this.auth = new Auth(config);
-    this.app = createApp({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
-    // The hot routes are served by plain node:http ahead of Express (http/events-raw.ts, push-raw.ts).
-    const headers = commonHeaders(config.corsOrigins);
-    const deps = { config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log };
-    const events = rawEvents(deps, headers);
-    const push = rawPush(deps, headers);
-    const app = this.app;
-    this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
-      if (!events(req, res) && !push(req, res)) app(req, res);
-    });
+    // Every request goes through the edge: common headers, CORS, drain check, one handler per route.
+    const edge = createEdge({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
+    this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, edge);
     this.http.keepAliveTimeout = 65_000;
     this.http.headersTimeout = 66_000;
     // Long polls and streams outlive the default request timeout only on the response side;
@@ -136,7 +124,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
         ? [408, 'Request Timeout', 'timeout', 'the request took too long to arrive']
         : [400, 'Bad Request', 'bad_request', 'malformed HTTP request'];
   const body = JSON.stringify({ error: code, message });
+  // The server allows half-open sockets, so ending ours would leave the socket open for as long
+  // as the client keeps its side: close it once the answer is flushed, or after a moment if the
+  // client does not read it.
+  const close = () => socket.destroy();
+  setTimeout(close, ANSWER_FLUSH_MS).unref();
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    close,
   );
 }
+
+/** How long an answer to a refused request may take to leave before its socket is cut. */
+const ANSWER_FLUSH_MS = 5000;

@@ -4,7 +4,7 @@
  */
 import type { BrokerReplay } from '../src/broker.js';
 import { MemoryBroker } from '../src/broker-memory.js';
-import type { SseSink } from '../src/connection.js';
+import type { SseSink } from '../src/stream-session.js';
 
 /** A sink that parses what the hub writes, and can pretend the client stopped reading. */
 export class FakeSink implements SseSink {

@@ -1,54 +1,55 @@
-import type { ErrorRequestHandler, Response } from 'express';
-import { SsePushError } from '../errors.js';
+import type { ServerResponse } from 'node:http';
+import { type ErrorKind, SsePushError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** Writes the contract's JSON error body. Never includes a stack trace. */
-export function sendError(res: Response, err: SsePushError): void {
+/** The one place an error's kind becomes an HTTP status. */
+const STATUS: Record<ErrorKind, number> = {
+  bad_input: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media: 415,
+  limited: 429,
+  internal: 500,
+  unavailable: 503,
+};
+
+/** The HTTP status an error of `kind` is answered with. */
+export function statusOf(kind: ErrorKind): number {
+  return STATUS[kind];
+}
+
+/** A JSON answer with the headers Express's `res.json` would set. */
+export function sendJson(res: ServerResponse, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/**
+ * Writes the contract's JSON error body for any thrown value: an `SsePushError` by its kind,
+ * anything else as a logged `500 internal` that never shows its cause or a stack. After the head
+ * has gone out there is no way to answer, so the response is cut.
+ */
+export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  let e: SsePushError;
+  if (err instanceof SsePushError) e = err;
+  else {
+    log.error({ err }, 'unhandled error');
+    e = new SsePushError('internal', 'internal', 'internal server error');
+  }
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (err.status === 401) {
-    const code = err.code === 'missing_token' ? 'invalid_request' : 'invalid_token';
-    res.set('WWW-Authenticate', `Bearer error="${code}"`);
+  if (e.kind === 'unauthorized') {
+    const code = e.code === 'missing_token' ? 'invalid_request' : 'invalid_token';
+    res.setHeader('WWW-Authenticate', `Bearer error="${code}"`);
   }
-  if (err.status === 503) res.set('Retry-After', '1');
-  res.status(err.status).json({ error: err.code, message: err.detail });
-}
-
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  message?: string;
-}
-
-/** Maps body-parser failures to the contract's statuses. */
-function fromBodyParser(e: BodyParserError): SsePushError | undefined {
-  switch (e.type) {
-    case 'entity.too.large':
-      return new SsePushError('too_large', 'request body is larger than MAX_BODY_BYTES', 413);
-    case 'entity.parse.failed':
-      return new SsePushError('bad_json', 'request body is not valid JSON', 400);
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new SsePushError('unsupported_media_type', e.message ?? 'unsupported encoding', 415);
-    case 'parameters.too.many':
-      return new SsePushError('bad_request', 'too many form parameters', 413);
-    case 'request.aborted':
-      return new SsePushError('bad_request', 'request aborted', 400);
-    default:
-      return undefined;
-  }
-}
-
-/** The last middleware: every error becomes a JSON answer; unexpected ones are logged as errors. */
-export function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err: unknown, _req, res, _next) => {
-    if (err instanceof SsePushError) return sendError(res, err);
-    const mapped =
-      typeof err === 'object' && err !== null ? fromBodyParser(err as BodyParserError) : undefined;
-    if (mapped) return sendError(res, mapped);
-    log.error({ err }, 'unhandled error');
-    sendError(res, new SsePushError('internal', 'internal server error', 500));
-  };
+  if (e.kind === 'unavailable') res.setHeader('Retry-After', '1');
+  sendJson(res, STATUS[e.kind], JSON.stringify({ error: e.code, message: e.detail }));
 }

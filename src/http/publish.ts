@@ -1,56 +1,53 @@
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
-import { badRequest, unsupportedMedia } from '../errors.js';
+import { badRequest } from '../errors.js';
 import type { Hub, PushResult } from '../hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
 import { type ParsedPush, parseFormPush, parseJsonPush } from '../push-input.js';
+import { type Body, readBody } from './body.js';
+import { sendJson } from './errors.js';
+import type { Handler } from './route.js';
 import { tokenOf } from './token.js';
 
-/** `POST /push` and `GET /online`: the publisher's side, behind a `push`-scoped token. */
-export function publishRoutes(
-  router: Router,
-  config: Config,
-  auth: Auth,
-  hub: Hub,
-  metrics: Metrics,
-  log: Logger,
-) {
-  const requirePublisher = (req: Request, _res: Response, next: NextFunction) => {
-    auth.publisher(tokenOf(req));
-    next();
+export interface PublishDeps {
+  readonly config: Config;
+  readonly auth: Auth;
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+/** `POST /push`: publisher token, then the body (JSON or web-msg-sender's form), then the hub. */
+export function pushRoute({ config, auth, hub, metrics, log }: PublishDeps): Handler {
+  const answer = async (res: ServerResponse, body: Body) => {
+    const started = process.hrtime.bigint();
+    const parsed =
+      body.type === 'form'
+        ? parseFormPush(body.value, config.maxMessageBytes)
+        : parseJsonPush(body.value, config.maxMessageBytes);
+    sendJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started)));
   };
-  const limit = config.maxBodyBytes;
-  const json = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
-  const form = express.urlencoded({ limit, extended: false, parameterLimit: 100 });
+  return (req, res, query) => {
+    auth.publisher(tokenOf({ headers: req.headers, query }));
+    return new Promise((resolve, reject) => {
+      readBody(req, config.maxBodyBytes, (err, body) => {
+        if (err || !body) reject(err);
+        else answer(res, body).then(resolve, reject);
+      });
+    });
+  };
+}
 
-  router.post(
-    '/push',
-    requirePublisher,
-    (req, _res, next) => {
-      if (!req.is(['application/json', 'application/*+json', 'application/x-www-form-urlencoded'])) {
-        throw unsupportedMedia('send application/json or application/x-www-form-urlencoded');
-      }
-      next();
-    },
-    json,
-    form,
-    async (req: Request, res: Response) => {
-      const started = process.hrtime.bigint();
-      const isForm = req.is('application/x-www-form-urlencoded') !== false;
-      const parsed = isForm
-        ? parseFormPush(req.body, config.maxMessageBytes)
-        : parseJsonPush(req.body, config.maxMessageBytes);
-      res.json(await publishParsed(hub, metrics, log, parsed, started));
-    },
-  );
-
-  router.get('/online', requirePublisher, async (req: Request, res: Response) => {
-    const raw = req.query.uid;
+/** `GET /online`: deployment-wide presence, per uid when `?uid=` is given (publisher token). */
+export function onlineRoute(auth: Auth, hub: Hub): Handler {
+  return async (req, res, query) => {
+    auth.publisher(tokenOf({ headers: req.headers, query }));
+    const raw = query.uid;
     if (raw === undefined) {
-      res.json(await hub.clusterOnline());
+      sendJson(res, 200, JSON.stringify(await hub.clusterOnline()));
       return;
     }
     const list = Array.isArray(raw) ? raw : [raw];
@@ -60,15 +57,12 @@ export function publishRoutes(
       if (n === undefined) throw badRequest('uid must be 1-128 characters without control characters');
       return n;
     });
-    res.json(await hub.clusterOnline(uids));
-  });
+    sendJson(res, 200, JSON.stringify(await hub.clusterOnline(uids)));
+  };
 }
 
-/**
- * Publishes validated messages and logs one line per message (no payload, no token). Shared by
- * the Express route and the plain `node:http` fast path, so both answer and log alike.
- */
-export async function publishParsed(
+/** Publishes validated messages and logs one line per message (no payload, no token). */
+async function publishParsed(
   hub: Hub,
   metrics: Metrics,
   log: Logger,

@@ -1,8 +1,11 @@
-import type { Request, Response, Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { pollJson } from '../message.js';
+import { sendJson } from './errors.js';
+import type { Handler } from './route.js';
+import { socketSink } from './socket-sink.js';
 import { queryString, resumeIdOf, tokenOf } from './token.js';
 
 /** Headers of every SSE response, in one place: no caching, no proxy buffering. */
@@ -16,12 +19,16 @@ export const SSE_HEADERS = {
 /** Longest long-poll wait a client may ask for, in seconds. */
 export const MAX_POLL_TIMEOUT_SECONDS = 60;
 
-/** `GET /events` (SSE) and `GET /poll` (long-poll): both translate to hub calls. */
-export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPollSec: number): void {
-  router.get('/events', (req: Request, res: Response) => {
-    const sub = auth.subscriber(tokenOf(req));
+/**
+ * `GET /events`: one SSE stream per request, written through the socket sink. Runs for every
+ * stream opened, so it creates no framework objects (see `app.ts`).
+ */
+export function eventsRoute(auth: Auth, hub: Hub): Handler {
+  return (req: IncomingMessage, res: ServerResponse, query) => {
+    const r = { headers: req.headers, query };
+    const sub = auth.subscriber(tokenOf(r));
     hub.admit(sub);
-    const resumeId = resumeIdOf(req);
+    const resumeId = resumeIdOf(r);
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
     // head, and the request would hold a connection slot until the client gave up.
     if (req.method === 'HEAD') {
@@ -31,28 +38,32 @@ export function subscribeRoutes(router: Router, auth: Auth, hub: Hub, defaultPol
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
     res.writeHead(200, SSE_HEADERS);
-    const conn = hub.openStream(sub, res, resumeId);
+    const conn = hub.openStream(sub, socketSink(res), resumeId);
     res.on('close', () => hub.closeStream(conn));
     if (req.socket.destroyed) hub.closeStream(conn);
-  });
+  };
+}
 
-  router.get('/poll', (req: Request, res: Response) => {
-    const sub = auth.subscriber(tokenOf(req));
-    const cursor = queryString(req, 'cursor') || undefined;
-    const rawTimeout = queryString(req, 'timeout');
+/** `GET /poll`: a long-poll answered with the messages after the cursor, or at its timeout. */
+export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler {
+  return (req: IncomingMessage, res: ServerResponse, query) => {
+    const r = { headers: req.headers, query };
+    const sub = auth.subscriber(tokenOf(r));
+    const cursor = queryString(r, 'cursor') || undefined;
+    const rawTimeout = queryString(r, 'timeout');
     let timeoutSec = defaultPollSec;
     if (rawTimeout !== undefined) {
       if (!/^\d+(\.\d+)?$/.test(rawTimeout)) throw badRequest('timeout must be a number of seconds');
       timeoutSec = Math.min(Number(rawTimeout), MAX_POLL_TIMEOUT_SECONDS);
     }
     if (cursor !== undefined) hub.admit(sub);
-    res.set('Cache-Control', 'no-store');
+    res.setHeader('Cache-Control', 'no-store');
     const cancel = hub.poll(sub, cursor, timeoutSec * 1000, (a) => {
       if (res.writableEnded || res.destroyed) return;
       const body = `{"messages":[${a.messages.map(pollJson).join(',')}],"cursor":${JSON.stringify(a.cursor)}${a.reset ? ',"reset":true' : ''}}`;
-      res.type('application/json').send(body);
+      sendJson(res, 200, body);
     });
     res.on('close', cancel);
     if (req.socket.destroyed) cancel();
-  });
+  };
 }

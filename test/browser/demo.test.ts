@@ -57,7 +57,7 @@ describeBrowser('demo page', () => {
       expect(await page.textContent('#count')).toBe('1');
       const curl = await page.textContent('#curl');
       expect(curl).toContain(`'http://127.0.0.1:${port}/push'`);
-      expect(curl).toContain(`-d '{"to":"alice","event":"chat","data":{"text":"hello from the form"}}'`);
+      expect(curl).toContain(`-d '{"to":"demo","event":"chat","data":{"text":"hello from the form"}}'`);
 
       // A broadcast reaches the page too; bad JSON is refused before anything is sent.
       await page.check('input[name="target"][value="all"]', { force: true });
@@ -92,6 +92,82 @@ describeBrowser('demo page', () => {
       await sendFromForm(page, 'message', '{"n": 1}');
       await page.locator('#feed li').first().waitFor();
       expect(await page.locator('#feed li pre').first().textContent()).toContain('"n": 1');
+    } finally {
+      await context.close();
+      await server.close();
+    }
+  });
+
+  it('says what ssepush is, and connecting as another user retargets the form and clears the feed', async () => {
+    const server = new SsePushServer(loadConfig({ LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' }));
+    const port = await server.listen(0, '127.0.0.1');
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const seen = problems(page);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      expect(await page.textContent('#intro')).toContain('POST /push');
+      await page.waitForSelector('body[data-state="open"]');
+      await sendFromForm(page, 'message', '"for demo"');
+      await page.locator('#feed li').first().waitFor();
+
+      await page.click('#switch summary');
+      await page.fill('#uid', 'bob');
+      await page.click('#identity button[type="submit"]');
+      await page.waitForFunction(() => document.querySelector('#f-user')?.textContent === 'bob');
+      await page.waitForSelector('body[data-state="open"]');
+      expect(await page.inputValue('#target-name')).toBe('bob');
+      expect(await page.locator('#feed li').count()).toBe(0);
+      await sendFromForm(page, 'message', '"for bob"');
+      await page.locator('#feed li').first().waitFor();
+      expect(await page.locator('#feed li pre').first().textContent()).toBe('for bob');
+      expect(await page.textContent('#push-result')).toMatch(/delivered to 1 connection$/);
+      expect(seen).toEqual([]);
+    } finally {
+      await context.close();
+      await server.close();
+    }
+  });
+
+  it('at 390 px the feed follows the Send button', async () => {
+    const server = new SsePushServer(loadConfig({ LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: '0' }));
+    const port = await server.listen(0, '127.0.0.1');
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await page.waitForSelector('body[data-state="open"]');
+      const send = await page.locator('#send').boundingBox();
+      const feed = await page.locator('#msg-title').boundingBox();
+      expect(feed!.y - (send!.y + send!.height)).toBeGreaterThan(0);
+      expect(feed!.y - (send!.y + send!.height)).toBeLessThan(120);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width).toBeLessThanOrEqual(390);
+    } finally {
+      await context.close();
+      await server.close();
+    }
+  });
+
+  it('does not probe /demo/tokens when /healthz says the server is not in demo mode', async () => {
+    const server = await startServer();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const seen = problems(page);
+      const probed: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/demo/tokens')) probed.push(r.url());
+      });
+      // The report the page reads (a server that states its mode in /healthz).
+      await page.route('**/healthz', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/json', body: '{"status":"ok","demo":false}' }),
+      );
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('#token-fields:not([hidden])');
+      expect(await page.textContent('#status-text')).toBe('Needs a token');
+      expect(probed).toEqual([]);
+      expect(seen).toEqual([]);
     } finally {
       await context.close();
       await server.close();

@@ -1,15 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 
 /**
- * Keeps the backend docs (docs/backends.md) and the Chinese README true to the code: the
+ * Keeps the backend docs (docs/backends.md) and both READMEs true to the code: the
  * methods they call exist in each client, and the env vars, npm scripts, endpoints and error
- * codes they name exist in the server. (The ThinkPHP and Laravel snippets are also executed, by
- * clients/php/tests/DocSnippetsTest.php.)
+ * codes they name exist in the server. (The READMEs' snippets are executed by readme-snippets.test.ts,
+ * the ThinkPHP and Laravel ones by clients/php/tests/DocSnippetsTest.php.)
  */
 const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');
-const DOCS = ['docs/backends.md', 'README.zh-CN.md'] as const;
+const DOCS = ['docs/backends.md', 'README.md', 'README.zh-CN.md'] as const;
 
 function blocks(text: string, langs: string[]): string {
   const out: string[] = [];
@@ -23,7 +23,13 @@ function calls(code: string, re: RegExp): string[] {
   return [...new Set([...code.matchAll(re)].map((m) => m[1]!))].sort();
 }
 
-const srcText = ['config.ts', 'errors.ts', 'auth.ts', 'http/errors.ts', 'http/token.ts', 'http/app.ts']
+// The edge's files (routes, body reader, error answers) and the core files that name settings.
+const srcText = [
+  'config.ts',
+  'errors.ts',
+  'auth.ts',
+  ...readdirSync(`${ROOT}src/http`).map((f) => `http/${f}`),
+]
   .map((f) => read(`src/${f}`))
   .join('\n');
 
@@ -42,7 +48,7 @@ describe.each(DOCS)('%s is true to the code', (doc) => {
     for (const m of calls(blocks(text, ['python']), /(?:push|client\(\))\.(\w+)\(/g)) {
       expect(py, `PushClient.${m}`).toMatch(new RegExp(`def ${m}\\(`));
     }
-    const ts = read('src/client.ts');
+    const ts = read('clients/node/client.ts');
     for (const m of calls(blocks(text, ['ts', 'js']), /\bpush\.(\w+)\(/g)) {
       expect(ts, `PushClient.${m}`).toMatch(new RegExp(`\\n  (?:async )?${m}\\(`));
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PushClient, PushError, signJwt } from '../../src/client.js';
+import { PushClient, PushError, signJwt } from '../../clients/node/client.js';
 import { openEvents, poll, ROOT, startServer, TEST_SECRET, type TestServer } from '../helpers.js';
 
 let s: TestServer;

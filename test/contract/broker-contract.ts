@@ -184,6 +184,86 @@ export function brokerContract(name: string, factory: BrokerFactory, skip?: stri
       expect(rc.messages.map((m) => m.data)).toEqual(['3']);
     });
 
+    it('replays at most `limit` messages: an exact prefix in id order across streams, `more` when it stopped', async () => {
+      const b = await make({ size: 1000 });
+      const start = await b.position();
+      // Interleaved: a long uid stream, a group, broadcasts, a message in two streams, other users.
+      const sent: Message[] = [];
+      for (let i = 0; i < 60; i++) {
+        const kind = i % 6;
+        const one =
+          kind === 0
+            ? input(['a'], i, ['g'])
+            : kind === 1
+              ? input([], i)
+              : kind === 2
+                ? input(['b'], i)
+                : kind === 3
+                  ? input([], i, ['g'])
+                  : input(['a'], i);
+        sent.push(...(await b.publish([one])));
+      }
+      const streams = streamsOfSubscriber('a', ['g']);
+      const full = await b.replay(streams, start);
+      expect(full.complete).toBe(true);
+      expect(full.more ?? false).toBe(false);
+      const expected = sent.filter((m) => m.to.length === 0 || m.to.includes('a') || m.groups.includes('g'));
+      expect(full.messages.map((m) => m.id)).toEqual(expected.map((m) => m.id));
+      for (const limit of [1, 7, 10, 49]) {
+        const got: string[] = [];
+        let from = start;
+        for (let page = 0; page < 100; page++) {
+          const r = await b.replay(streams, from, { limit });
+          expect(r.complete).toBe(true);
+          expect(r.messages.length).toBeLessThanOrEqual(limit);
+          got.push(...r.messages.map((m) => m.id));
+          if (!r.more) {
+            expect(r.position).toBe(full.position);
+            break;
+          }
+          // Stopped at the limit: the page is full and its position is its last message.
+          expect(r.messages).toHaveLength(limit);
+          expect(r.position).toBe(r.messages[limit - 1]!.id);
+          from = r.position;
+        }
+        expect(got, `limit ${limit}`).toEqual(expected.map((m) => m.id));
+      }
+      // A limit the answer fits in is the unlimited replay.
+      const exact = await b.replay(streams, start, { limit: expected.length });
+      expect(exact.more ?? false).toBe(false);
+      expect(exact.messages.map((m) => m.id)).toEqual(expected.map((m) => m.id));
+      expect(exact.position).toBe(full.position);
+      const over = await b.replay(streams, start, { limit: expected.length - 1 });
+      expect(over.more).toBe(true);
+    });
+
+    it('a limited replay still refuses when history was lost', async () => {
+      const b = await make({ size: 3 });
+      const start = await b.position();
+      await b.publish([1, 2, 3, 4, 5].map((i) => input(['a'], i)));
+      expect(await b.replay(streamsOfSubscriber('a', []), start, { limit: 2 })).toMatchObject({
+        complete: false,
+        reason: 'history_lost',
+        messages: [],
+      });
+    });
+
+    it('keeps names apart that differ only in ill-formed UTF-16 (lone surrogates)', async () => {
+      const b = await make();
+      const start = await b.position();
+      // Each pair would be one key if names were encoded as UTF-8 with replacement characters.
+      const names = ['\ud83d', '\ufffd', '\udc00', '\ud83d\ude00', 'a\ud800', 'a\ufffd', '\ud800\ud800'];
+      for (const n of names) await b.publish([input([n], n, [n])]);
+      for (const n of names) {
+        const r = await b.replay(streamsOfSubscriber(n, []), start);
+        expect(r.complete).toBe(true);
+        expect(r.messages.map((m) => JSON.parse(m.data))).toEqual([n]);
+        expect(r.messages[0]!.to).toEqual([n]);
+        const g = await b.replay([`g:${n}`], start);
+        expect(g.messages.map((m) => JSON.parse(m.data))).toEqual([n]);
+      }
+    });
+
     it('rejects calls after close, stops calling listeners, and closes idempotently', async () => {
       const b = await make();
       const c = collect(b);

@@ -1,5 +1,7 @@
 import { MemoryBroker } from '../../src/broker-memory.js';
+import { MemoryPresence } from '../../src/presence-memory.js';
 import { brokerContract } from './broker-contract.js';
+import { presenceContract } from './presence-contract.js';
 
 brokerContract('MemoryBroker', async (o) => {
   const broker = new MemoryBroker({
@@ -9,4 +11,9 @@ brokerContract('MemoryBroker', async (o) => {
     maxBytes: 64 * 1024 * 1024,
   });
   return { broker, close: () => broker.close() };
+});
+
+presenceContract('MemoryPresence', async (local) => {
+  const presence = new MemoryPresence(local);
+  return { presence, close: () => presence.close() };
 });

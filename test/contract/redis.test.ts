@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../../src/broker-redis.js';
+import { RedisPresence } from '../../src/presence-redis.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 import { brokerContract } from './broker-contract.js';
+import { presenceContract } from './presence-contract.js';
 
 const skip = redisSkipReason();
 let redis: TestRedis | undefined;
@@ -27,6 +29,23 @@ brokerContract(
         await broker.close();
         pub.disconnect();
         sub.disconnect();
+      },
+    };
+  },
+  skip,
+);
+
+presenceContract(
+  `RedisPresence (real redis-server)${skip ? ` — skipped: ${skip}` : ''}`,
+  async () => {
+    const client = new Redis(redis!.url);
+    // Each test gets its own key prefix: its own cluster, without flushing the server.
+    const presence = new RedisPresence({ client, prefix: `p${randomBytes(4).toString('hex')}:` });
+    return {
+      presence,
+      async close() {
+        await presence.close();
+        client.disconnect();
       },
     };
   },

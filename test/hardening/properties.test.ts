@@ -62,6 +62,8 @@ const jsonLeaf = fc.oneof(
   fc.boolean(),
   fc.constant(null),
   fc.constantFrom('reset', 'a\nb', '', 'x'.repeat(200), -1, 2 ** 60, '__proto__', 'constructor'),
+  // Ill-formed UTF-16 (issue 16.4): lone surrogates, which UTF-8 stores would read as U+FFFD.
+  fc.constantFrom('\ud83d', '\udc00', 'a\ud800b', '\ude00\ud83d', '\ufffd'),
 );
 const field = fc.oneof(
   jsonLeaf,
@@ -234,6 +236,35 @@ describe('property: hostile input never breaks the server', () => {
     const r = await probe(s.port, 'HEAD', `/events?token=${subToken('head')}`, {});
     expect(r.status).toBe(200);
     expect(s.server.hub.counts.streams).toBe(0);
+  });
+
+  it('names with a lone surrogate anywhere are refused as push targets and token subjects', async () => {
+    const lone = fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff', '\ud83d');
+    const illFormed = fc
+      .tuple(fc.string({ maxLength: 20 }), lone, fc.string({ maxLength: 20 }))
+      .filter(([a, , b]) => !/[\ud800-\udbff]$/.test(a) && !/^[\udc00-\udfff]/.test(b))
+      .map(([a, l, b]) => a + l + b);
+    await fc.assert(
+      fc.asyncProperty(illFormed, fc.constantFrom('to', 'group', 'sub', 'groups'), async (name, where) => {
+        if (where === 'sub' || where === 'groups') {
+          const tok = where === 'sub' ? subToken(name) : subToken('ok', { groups: [name] });
+          const r = await probe(s.port, 'GET', `/poll?timeout=0&token=${tok}`, {});
+          expect(r.status, JSON.stringify(name)).toBe(403);
+          contract(r, JSON.stringify(name));
+        } else {
+          const r = await probe(
+            s.port,
+            'POST',
+            '/push',
+            { authorization: `Bearer ${pub}`, 'content-type': 'application/json' },
+            JSON.stringify({ [where]: name, data: 1 }),
+          );
+          expect(r.status, JSON.stringify(name)).toBe(400);
+          contract(r, JSON.stringify(name));
+        }
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('is healthy and delivering afterwards', async () => {

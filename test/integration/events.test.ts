@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEvents, SseClient, startServer, subToken, type TestServer } from '../helpers.js';
+import { openEvents, pubToken, SseClient, startServer, subToken, type TestServer } from '../helpers.js';
 
 let s: TestServer;
 const open: SseClient[] = [];
@@ -120,5 +120,38 @@ describe('GET /events', () => {
     } finally {
       await fast.close();
     }
+  });
+});
+
+describe('GET /events, routed', () => {
+  it('serves /events/ (trailing slash) as the same stream', async () => {
+    const c = await SseClient.open(`${s.url}/events/?token=${subToken('slash')}`);
+    open.push(c);
+    expect(c.status).toBe(200);
+    await c.waitForId();
+    await s.push({ to: 'slash', data: 1 });
+    await c.waitForEvents(1);
+  });
+
+  it('answers HEAD with the stream headers and no stream', async () => {
+    const res = await fetch(`${s.url}/events?token=${subToken('head')}`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const online = await fetch(`${s.url}/online?uid=head`, {
+      headers: { authorization: `Bearer ${pubToken()}` },
+    });
+    expect(((await online.json()) as { online: Record<string, number> }).online.head).toBe(0);
+  });
+
+  it('refuses a token given twice in the query (401)', async () => {
+    const t = subToken('twice');
+    const res = await fetch(`${s.url}/events?token=${t}&token=${t}`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: 'invalid_token', message: expect.any(String) });
+  });
+
+  it('resumes from Last-Event-ID given as a header, and resets on a garbage id', async () => {
+    const c = await connect(subToken('garbage'), { 'last-event-id': 'nope' });
+    await c.waitUntil(() => c.events.some((e) => e.event === 'reset'), 3000, 'a reset');
   });
 });

@@ -43,6 +43,13 @@ describe('the server process', () => {
     expect(res.status).toBe(200);
     await c.waitForEvents(1);
     c.close();
+    // The printed README tokens: $SUB for uid 42, $PUB a publisher token.
+    const exported = /export SUB=([\w.-]+) PUB=([\w.-]+)/.exec(out);
+    expect(jwt.decode(exported![1]!)).toMatchObject({ sub: '42' });
+    expect(jwt.decode(exported![2]!)).toMatchObject({ scope: 'push' });
+    // The demo page connects as the uid the printed push goes to.
+    const page = await (await fetch(`${p.url}/`)).text();
+    expect(page).toContain('id="uid" value="demo"');
     const tokens = await fetch(`${p.url}/demo/tokens?uid=alice&groups=a,b`);
     expect(await tokens.json()).toMatchObject({ uid: 'alice', groups: ['a', 'b'] });
   });
@@ -96,6 +103,14 @@ describe('npm run token', () => {
     const claims = jwt.verify(stdout.trim(), TEST_SECRET) as jwt.JwtPayload;
     expect(claims).toMatchObject({ sub: '42', groups: ['a', 'b'] });
     expect(claims.exp! - claims.iat!).toBe(3600);
+  });
+
+  it('mints tokens that expire in an hour unless --ttl says otherwise', async () => {
+    for (const args of [['--sub', '42'], ['--push']]) {
+      const { stdout } = await token(args);
+      const claims = jwt.verify(stdout.trim(), TEST_SECRET) as jwt.JwtPayload;
+      expect(claims.exp! - claims.iat!).toBe(3600);
+    }
   });
 
   it('mints a publisher token', async () => {

@@ -212,3 +212,74 @@ describe('other endpoints and errors', () => {
     await other.close();
   });
 });
+
+describe('POST /push body reading', () => {
+  const post = (headers: Record<string, string>, body: Buffer | string) =>
+    fetch(`${s.url}/push`, {
+      method: 'POST',
+      headers: { authorization: PUB, ...headers },
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+    });
+
+  it.each([
+    ['application/json', '{"data":1}'],
+    ['application/merge-patch+json', '{"data":1}'],
+    ['application/json; charset=UTF-8', '\ufeff{"data":"é"}'],
+    ['application/json; charset=utf-16le', null],
+  ])('accepts %s', async (type, body) => {
+    const bytes = body === null ? Buffer.from('{"data":"é"}', 'utf16le') : Buffer.from(body);
+    const res = await post({ 'content-type': type }, bytes);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: expect.any(String) });
+  });
+
+  it('reads a chunked body and a gzip or deflate body', async () => {
+    const chunked = await fetch(`${s.url}/push`, {
+      method: 'POST',
+      headers: { authorization: PUB, 'content-type': 'application/json' },
+      body: new Blob(['{"data":', '2}']).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(200);
+    const { gzipSync, deflateSync } = await import('node:zlib');
+    for (const [encoding, pack] of [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+    ] as const) {
+      const res = await post(
+        { 'content-type': 'application/json', 'content-encoding': encoding },
+        pack(Buffer.from('{"data":3}')),
+      );
+      expect(res.status, encoding).toBe(200);
+    }
+  });
+
+  it.each([
+    ['a JSON string (strict: objects and arrays only)', 'application/json', '"text"', 400, 'bad_json'],
+    ['an empty body (read as {})', 'application/json', '', 400, 'bad_request'],
+    [
+      'a charset JSON cannot have',
+      'application/json; charset=latin1',
+      '{"data":1}',
+      415,
+      'unsupported_media_type',
+    ],
+    ['a malformed Content-Type', 'application/json; charset', '{"data":1}', 415, 'unsupported_media_type'],
+  ])('answers %s', async (_n, type, body, status, code) => {
+    const res = await post({ 'content-type': type }, body);
+    expect(res.status).toBe(status);
+    expect(await res.json()).toEqual({ error: code, message: expect.any(String) });
+  });
+
+  it('refuses a Content-Encoding body-parser did not take (415)', async () => {
+    const res = await post({ 'content-type': 'application/json', 'content-encoding': 'compress' }, 'x');
+    expect(res.status).toBe(415);
+  });
+
+  it('counts the body limit after decompression (413)', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const big = gzipSync(Buffer.from(JSON.stringify({ data: 'x'.repeat(10_000) })));
+    const res = await post({ 'content-type': 'application/json', 'content-encoding': 'gzip' }, big);
+    expect(res.status).toBe(413);
+  });
+});

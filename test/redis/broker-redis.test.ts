@@ -114,10 +114,10 @@ describe.skipIf(skip !== undefined)(`RedisBroker on a real redis-server${skip ? 
     };
     await until(() => !b.healthy, 5000);
     await expect(b.publish([input(['a'], 2)])).rejects.toMatchObject({
-      status: 503,
+      kind: 'unavailable',
       code: 'backend_unavailable',
     });
-    await expect(b.position()).rejects.toMatchObject({ status: 503 });
+    await expect(b.position()).rejects.toMatchObject({ kind: 'unavailable' });
     await own.start();
     await until(() => b.healthy, 10_000);
     expect(resyncs).toBe(1);

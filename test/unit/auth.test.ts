@@ -25,27 +25,29 @@ describe('Auth.subscriber', () => {
   });
 
   it.each([
-    ['no sub', {}, 403],
-    ['negative numeric sub', { sub: -1 }, 403],
-    ['groups not an array', { sub: 'a', groups: 'g' }, 403],
-    ['a group with a newline', { sub: 'a', groups: ['x\ny'] }, 403],
-    ['a publisher token', { sub: 'a', scope: 'push' }, 403],
-  ])('refuses %s', (_name, payload, status) => {
-    expect(() => auth.subscriber(sign(payload))).toThrow(expect.objectContaining({ status }));
+    ['no sub', {}, 'forbidden'],
+    ['negative numeric sub', { sub: -1 }, 'forbidden'],
+    ['groups not an array', { sub: 'a', groups: 'g' }, 'forbidden'],
+    ['a group with a newline', { sub: 'a', groups: ['x\ny'] }, 'forbidden'],
+    ['a publisher token', { sub: 'a', scope: 'push' }, 'forbidden'],
+  ])('refuses %s', (_name, payload, kind) => {
+    expect(() => auth.subscriber(sign(payload))).toThrow(expect.objectContaining({ kind }));
   });
 
   it('refuses expired, badly signed, unsigned and garbage tokens with 401', () => {
     const expired = sign({ sub: 'a', exp: Math.floor(Date.now() / 1000) - 60 });
     expect(() => auth.subscriber(expired)).toThrow(
-      expect.objectContaining({ status: 401, code: 'token_expired' }),
+      expect.objectContaining({ kind: 'unauthorized', code: 'token_expired' }),
     );
     expect(() => auth.subscriber(sign({ sub: 'a' }, {}, 'another-secret-0123456789'))).toThrow(
-      expect.objectContaining({ status: 401 }),
+      expect.objectContaining({ kind: 'unauthorized' }),
     );
     const none = jwt.sign({ sub: 'a' }, '', { algorithm: 'none' });
-    expect(() => auth.subscriber(none)).toThrow(expect.objectContaining({ status: 401 }));
-    expect(() => auth.subscriber('not.a.jwt')).toThrow(expect.objectContaining({ status: 401 }));
-    expect(() => auth.subscriber('x'.repeat(10_000))).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => auth.subscriber(none)).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => auth.subscriber('not.a.jwt')).toThrow(expect.objectContaining({ kind: 'unauthorized' }));
+    expect(() => auth.subscriber('x'.repeat(10_000))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 
   it('tolerates a few seconds of clock skew on exp', () => {
@@ -57,9 +59,11 @@ describe('Auth.subscriber', () => {
     const strict = new Auth(loadConfig({ JWT_SECRET: SECRET, JWT_ISSUER: 'app', JWT_AUDIENCE: 'push' }));
     expect(strict.subscriber(sign({ sub: 'a' }, { issuer: 'app', audience: 'push' })).uid).toBe('a');
     expect(() => strict.subscriber(sign({ sub: 'a' }, { issuer: 'evil', audience: 'push' }))).toThrow(
-      expect.objectContaining({ status: 401 }),
+      expect.objectContaining({ kind: 'unauthorized' }),
     );
-    expect(() => strict.subscriber(sign({ sub: 'a' }))).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => strict.subscriber(sign({ sub: 'a' }))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 
   it('with a public key, refuses an HS256 token signed with the key text (algorithm confusion)', () => {
@@ -72,7 +76,9 @@ describe('Auth.subscriber', () => {
     expect(rsa.subscriber(good).uid).toBe('a');
     const forged = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}`;
     const sig = createHmac('sha256', pem).update(forged).digest('base64url');
-    expect(() => rsa.subscriber(`${forged}.${sig}`)).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => rsa.subscriber(`${forged}.${sig}`)).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
   });
 });
 
@@ -80,14 +86,16 @@ describe('Auth.publisher', () => {
   it('needs the push scope (string or array)', () => {
     expect(() => auth.publisher(sign({ scope: 'push' }))).not.toThrow();
     expect(() => auth.publisher(sign({ scope: ['read', 'push'] }))).not.toThrow();
-    expect(() => auth.publisher(sign({ sub: 'a' }))).toThrow(expect.objectContaining({ status: 403 }));
+    expect(() => auth.publisher(sign({ sub: 'a' }))).toThrow(expect.objectContaining({ kind: 'forbidden' }));
   });
 
   it('uses PUBLISHER_JWT_SECRET when set, so subscriber keys cannot publish', () => {
     const split = new Auth(
       loadConfig({ JWT_SECRET: SECRET, PUBLISHER_JWT_SECRET: 'publisher-secret-0123456789' }),
     );
-    expect(() => split.publisher(sign({ scope: 'push' }))).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => split.publisher(sign({ scope: 'push' }))).toThrow(
+      expect.objectContaining({ kind: 'unauthorized' }),
+    );
     expect(() => split.publisher(sign({ scope: 'push' }, {}, 'publisher-secret-0123456789'))).not.toThrow();
   });
 

@@ -100,6 +100,67 @@ describe('History.replay', () => {
     expect(h.replay(['u:u199'], 0).complete).toBe(true);
   });
 
+  it('counts a message addressed to many streams once (16.6: one big push evicted everyone)', () => {
+    const h = history({ size: 100, maxStreams: 10_000, maxBytes: 4 * 1024 * 1024 });
+    for (let i = 0; i < 200; i++) publish(h, msg([`early${i}`]));
+    const to = Array.from({ length: 1000 }, (_, i) => `many${i}`);
+    seq++;
+    const big = createMessage(
+      { to, groups: [], event: 'message', data: JSON.stringify('x'.repeat(64 * 1024)) },
+      `e-${seq}`,
+      seq,
+      clock,
+    );
+    h.append(streamsOfMessage(big), big);
+    for (let i = 0; i < 200; i++) {
+      const r = h.replay([`u:early${i}`], 0);
+      expect(r.complete, `early${i}`).toBe(true);
+      expect(r.messages).toHaveLength(1);
+    }
+    expect(h.replay(['u:many999'], 0).messages).toEqual([big]);
+    expect(h.bytes).toBeLessThan(1024 * 1024);
+    // Once the last stream holding it lets go, its bytes are gone too.
+    h.clear();
+    expect(h.bytes).toBe(0);
+  });
+
+  it('counts each stream and its ring slots, not only message bytes (16.6: empty slots were free)', () => {
+    const h = history({ size: 2000, maxStreams: 100_000, maxBytes: 1 << 30 });
+    for (let i = 0; i < 1000; i++) publish(h, msg([`one${i}`]));
+    // Each stream costs its objects, key and (lazily grown) slots besides the 1-byte message.
+    expect(h.bytes).toBeGreaterThanOrEqual(1000 * 300);
+    // ...and no more than a few slots: rings are not allocated at HISTORY_SIZE.
+    expect(h.bytes).toBeLessThan(1000 * 1000);
+    const bounded = history({ size: 2000, maxStreams: 100_000, maxBytes: 256 * 1024 });
+    for (let i = 0; i < 5000; i++) publish(bounded, msg([`one${i}`]));
+    expect(bounded.bytes).toBeLessThanOrEqual(256 * 1024);
+    expect(bounded.streamCount).toBeLessThan(1000);
+  });
+
+  it('bounds tombstones by bytes too, and a forgotten tombstone still refuses old resumes', () => {
+    const h = history({ size: 10, maxStreams: 1_000_000, maxBytes: 4 * 1024 * 1024 });
+    for (let i = 0; i < 60_000; i++) publish(h, msg([`gone${i}`]));
+    expect(h.bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(h.tombstoneBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(h.tombstoneBytes).toBeGreaterThan(0);
+    // The oldest streams' tombstones are gone: their resumes are refused, never partial.
+    expect(h.replay(['u:gone0'], 0)).toEqual({ complete: false, messages: [] });
+    expect(h.replay(['u:gone59999'], 59_999).complete).toBe(true);
+  });
+
+  it('releases shared messages exactly: bytes return to the empty-stream cost after eviction', () => {
+    const h = history({ size: 2, maxStreams: 100 });
+    const base = () => h.bytes;
+    publish(h, msg(['a', 'b'], ['g']));
+    const withOne = base();
+    publish(h, msg(['a', 'b'], ['g']));
+    publish(h, msg(['a', 'b'], ['g']));
+    publish(h, msg(['a', 'b'], ['g']));
+    // Two kept per stream, the same two everywhere: twice the first message's cost, roughly.
+    expect(h.bytes).toBeLessThan(withOne * 2);
+    expect(h.replay(streamsOfSubscriber('a', ['g']), 2).messages.map((m) => m.seq)).toEqual([3, 4]);
+  });
+
   it('keeps only complete replays: never a partial one', () => {
     const h = history({ size: 2 });
     publish(h, msg(['a'], ['g'])); // 1

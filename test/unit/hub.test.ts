@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/auth.js';
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { loadConfig } from '../../src/config.js';
-import type { PollAnswer } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/logger.js';
 import type { PublishInput } from '../../src/message.js';
+import type { PollAnswer } from '../../src/poll-session.js';
 import { FakeSink, SlowReplayBroker } from '../fakes.js';
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), MAX_BUFFERED_BYTES: '2048' });
@@ -98,10 +98,10 @@ describe('Hub streams', () => {
       hub.admit(sub('a'));
       hub.openStream(sub('a'), new FakeSink(), undefined);
     }
-    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ status: 429 }));
+    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ kind: 'limited' }));
     hub.admit(sub('b'));
     hub.openStream(sub('b'), new FakeSink(), undefined);
-    expect(() => hub.admit(sub('c'))).toThrow(expect.objectContaining({ status: 503 }));
+    expect(() => hub.admit(sub('c'))).toThrow(expect.objectContaining({ kind: 'unavailable' }));
   });
 
   it('drain ends streams and refuses new work', async () => {
@@ -110,8 +110,8 @@ describe('Hub streams', () => {
     hub.openStream(sub('a'), sink, undefined);
     hub.drain();
     expect(sink.ended).toBe(true);
-    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ status: 503 }));
-    await expect(hub.publish([to('a')])).rejects.toMatchObject({ status: 503 });
+    expect(() => hub.admit(sub('a'))).toThrow(expect.objectContaining({ kind: 'unavailable' }));
+    await expect(hub.publish([to('a')])).rejects.toMatchObject({ kind: 'unavailable' });
   });
 });
 

@@ -39,28 +39,28 @@ describe('parseJsonPush', () => {
     [null, 'body'],
   ])('refuses %j naming %s', (body, field) => {
     expect(() => parseJsonPush(body, MAX)).toThrow(
-      expect.objectContaining({ status: 400, message: expect.stringContaining(field) }),
+      expect.objectContaining({ kind: 'bad_input', message: expect.stringContaining(field) }),
     );
   });
 
   it('refuses data larger than MAX_MESSAGE_BYTES with 413', () => {
     expect(() => parseJsonPush({ data: 'x'.repeat(MAX) }, MAX)).toThrow(
-      expect.objectContaining({ status: 413 }),
+      expect.objectContaining({ kind: 'too_large' }),
     );
   });
 
   it('validates a batch whole and names the bad index', () => {
     expect(parseJsonPush([{ data: 1 }, { to: 'a', data: 2 }], MAX).inputs).toHaveLength(2);
     expect(() => parseJsonPush([{ data: 1 }, { to: [], data: 2 }], MAX)).toThrow(
-      expect.objectContaining({ status: 400, message: expect.stringContaining('item 1') }),
+      expect.objectContaining({ kind: 'bad_input', message: expect.stringContaining('item 1') }),
     );
-    expect(() => parseJsonPush([], MAX)).toThrow(expect.objectContaining({ status: 400 }));
+    expect(() => parseJsonPush([], MAX)).toThrow(expect.objectContaining({ kind: 'bad_input' }));
     expect(() =>
       parseJsonPush(
         Array.from({ length: 1001 }, () => ({ data: 1 })),
         MAX,
       ),
-    ).toThrow(expect.objectContaining({ status: 400 }));
+    ).toThrow(expect.objectContaining({ kind: 'bad_input' }));
   });
 });
 
@@ -82,9 +82,9 @@ describe('parseFormPush', () => {
   });
 
   it('refuses a form without data and unknown fields', () => {
-    expect(() => parseFormPush({ to: 'a' }, MAX)).toThrow(expect.objectContaining({ status: 400 }));
+    expect(() => parseFormPush({ to: 'a' }, MAX)).toThrow(expect.objectContaining({ kind: 'bad_input' }));
     expect(() => parseFormPush({ to: 'a', data: 'x', bogus: '1' }, MAX)).toThrow(
-      expect.objectContaining({ status: 400 }),
+      expect.objectContaining({ kind: 'bad_input' }),
     );
   });
 });

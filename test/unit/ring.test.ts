@@ -39,4 +39,41 @@ describe('RingBuffer', () => {
   it('rejects a capacity below 1', () => {
     expect(() => new RingBuffer(0)).toThrow(RangeError);
   });
+
+  it('allocates slots on demand, never beyond capacity (16.6: rings were allocated whole)', () => {
+    const r = new RingBuffer<{ seq: number }>(2000);
+    expect(r.slots).toBeLessThanOrEqual(4);
+    r.push(item(1));
+    expect(r.slots).toBeLessThanOrEqual(4);
+    for (let i = 2; i <= 5000; i++) r.push(item(i));
+    expect(r.slots).toBe(2000);
+    expect(r.size).toBe(2000);
+    expect(r.evictedSeq).toBe(3000);
+    expect(r.oldest()!.seq).toBe(3001);
+    expect(r.newest()!.seq).toBe(5000);
+  });
+
+  it('keeps FIFO order across growth after wrap-around and shifts', () => {
+    for (const capacity of [1, 3, 5, 8, 13]) {
+      const r = new RingBuffer<{ seq: number }>(capacity, 2);
+      const model: number[] = [];
+      let seq = 0;
+      for (let step = 0; step < 200; step++) {
+        if (step % 7 === 3 && model.length > 0) {
+          expect(r.shift()!.seq).toBe(model.shift());
+        } else {
+          seq++;
+          const ev = r.push(item(seq));
+          model.push(seq);
+          if (model.length > capacity) expect(ev!.seq).toBe(model.shift());
+          else expect(ev).toBeUndefined();
+        }
+        expect(r.all().map((x) => x.seq)).toEqual(model);
+        expect(r.slots).toBeLessThanOrEqual(capacity);
+        const mid = model[Math.floor(model.length / 2)] ?? 0;
+        expect(r.after(mid).map((x) => x.seq)).toEqual(model.filter((s) => s > mid));
+        expect(r.after(mid, 2).map((x) => x.seq)).toEqual(model.filter((s) => s > mid).slice(0, 2));
+      }
+    }
+  });
 });

@@ -11,7 +11,7 @@ use SsePush\Tests\Support\ServerTestCase;
 use SsePush\Tests\Support\Stubs;
 
 /**
- * Runs the ThinkPHP and Laravel snippets of docs/backends.md and README.zh-CN.md as pasted:
+ * Runs the ThinkPHP and Laravel snippets of docs/backends.md and both READMEs as pasted:
  * the two .env values point at the test server, the token route signs a token for the
  * logged-in user, and a push from the documented service / job / listener must arrive on that
  * user's long-poll. Framework classes are minimal stand-ins (tests/Support/framework-stubs.php).
@@ -36,6 +36,16 @@ final class DocSnippetsTest extends ServerTestCase
     public function testThinkPhpSnippetsOfTheChineseReadme(): void
     {
         $this->thinkPhp('README.zh-CN.md', '## ThinkPHP 集成 (6/8)');
+    }
+
+    public function testThinkPhpSnippetsOfTheEnglishReadme(): void
+    {
+        $this->thinkPhp('README.md', '## ThinkPHP (6/8)');
+    }
+
+    public function testLaravelSnippetsOfTheEnglishReadme(): void
+    {
+        $this->laravel('README.md', '## Laravel');
     }
 
     public function testLaravelSnippetsOfTheEnglishDocs(): void

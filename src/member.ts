@@ -1,0 +1,105 @@
+import type { Subscriber } from './auth.js';
+import type { Mark, Position } from './ids.js';
+import type { Logger } from './logger.js';
+import type { Message } from './message.js';
+import type { Metrics } from './metrics.js';
+
+/** Why a connection ended. */
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'resync' | 'timeout' | 'answered';
+
+/**
+ * Most live messages queued on one connection while its replay is fetched. Past it the
+ * connection is closed like a slow client: it reconnects and replays, nothing is lost.
+ */
+export const MAX_PENDING = 10_000;
+
+/** What the sessions of one hub share: one object per hub, so a session costs one pointer for it. */
+export interface SessionHost {
+  readonly metrics?: Metrics | undefined;
+  readonly log?: Logger | undefined;
+  /** The session ended, whatever ended it (called once): the hub unregisters it. */
+  ended(m: Member): void;
+  /** A stream's unsent output (`buffered` bytes) passed its bound: the hub ends it as slow. */
+  slow(m: Member, buffered: number): void;
+}
+
+/**
+ * What the hub indexes by uid and group: an open SSE stream or a waiting long-poll. A member is
+ * at a position, the newest message handed to it: anything at or before it is a duplicate. Until
+ * it goes live its epoch is `''` and live messages wait in `pending`; going live sets the
+ * position it continues from (after a replay, a reset, or the current position).
+ *
+ * The hub drives every member through the same five calls and never asks which kind it is.
+ */
+export abstract class Member implements Position {
+  epoch = '';
+  seq = 0;
+  /** Live messages that arrived while the replay was being fetched; `null` once live. */
+  pending: Message[] | null = [];
+  closed = false;
+
+  constructor(
+    readonly sub: Subscriber,
+    protected readonly host: SessionHost,
+  ) {}
+
+  /** For counts only; the hub never branches on it. A getter: no memory per connection. */
+  abstract get kind(): 'stream' | 'poll';
+
+  get uid(): string {
+    return this.sub.uid;
+  }
+  get groups(): readonly string[] {
+    return this.sub.groups;
+  }
+  get expiresAt(): number | undefined {
+    return this.sub.expiresAt;
+  }
+  get live(): boolean {
+    return this.pending === null;
+  }
+
+  /**
+   * Hands over one live message. Returns true when it was written to the client now (counted as
+   * delivered); a message queued or batched is counted when it leaves.
+   */
+  abstract deliver(msg: Message): boolean;
+
+  /**
+   * The history this member lives in was replaced (a wiped backend): continue from `at`, the
+   * position just before the new history's first message, or end so the client resumes there.
+   */
+  abstract reset(at: Mark, reason: string): void;
+
+  /** The shared heartbeat: `frame` carries the hub's head position, for members at or past it. */
+  abstract heartbeat(frame: string, head: Position | undefined): void;
+
+  /** Ends the member (a stream closes, a poll answers what it has). Idempotent. */
+  abstract end(reason: CloseReason): void;
+
+  /** Whether `msg` is new here: after this member's position, and of its epoch once live. */
+  protected fresh(msg: Message): boolean {
+    if (this.closed || msg.seq <= this.seq) return false;
+    // A member already living in a newer epoch (its reset came from the wiped backend before
+    // this node saw the new epoch) never takes a late message of the old one.
+    return this.epoch === '' || this.epoch === msg.epoch;
+  }
+
+  /** Queues a live message while the replay is in flight; false for a repeat of the last one. */
+  protected queue(msg: Message): boolean {
+    const pending = this.pending!;
+    // Matched through its uid and groups, a message is handed over once per match, in a row.
+    if ((pending[pending.length - 1]?.seq ?? 0) >= msg.seq) return false;
+    pending.push(msg);
+    return true;
+  }
+
+  /** Goes live at `epoch`/`seq`: returns the queued messages, to hand over again in order. */
+  protected goLive(epoch: string, seq: number): Message[] {
+    const queued = this.pending ?? [];
+    this.pending = null;
+    this.epoch = epoch;
+    this.seq = Math.max(this.seq, seq);
+    return queued;
+  }
+}

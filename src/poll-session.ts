@@ -1,0 +1,134 @@
+import type { Subscriber } from './auth.js';
+import type { Broker } from './broker.js';
+import { type Mark, markOf } from './ids.js';
+import { type CloseReason, Member, type SessionHost } from './member.js';
+import { type Message, streamsOfSubscriber } from './message.js';
+
+/** The answer of one long-poll request. */
+export interface PollAnswer {
+  readonly messages: readonly Message[];
+  readonly cursor: string;
+  readonly reset?: true;
+}
+
+/** Most messages in one long-poll answer; the client polls again at once when it got any. */
+export const POLL_BATCH_MAX = 100;
+
+/**
+ * One long-poll request. Without a cursor it answers the current position. With one, it answers
+ * retained messages after it at once, a reset when replay cannot be complete, or waits live for
+ * the next messages (those of one tick travel together) until its timeout. Answered once.
+ */
+export class PollSession extends Member {
+  private batch: Message[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** The id this poll answers with when it has no message: the client's cursor until live. */
+  cursor = '';
+
+  constructor(
+    sub: Subscriber,
+    /** Answers the request; called at most once. */
+    private readonly respond: (a: PollAnswer) => void,
+    host: SessionHost,
+  ) {
+    super(sub, host);
+  }
+
+  get kind(): 'poll' {
+    return 'poll';
+  }
+
+  /**
+   * Starts answering; `head` is the newest position this node has fanned out, the answer of a
+   * fresh poll that ends before it learnt the current one (drain, failure): never an empty cursor.
+   * A failure answers like a timeout (its cursor, no messages): the client polls again.
+   */
+  open(broker: Broker, cursor: string | undefined, timeoutMs: number, head: Mark | undefined): void {
+    this.start(broker, cursor, timeoutMs, head).catch((err: unknown) => {
+      this.host.log?.warn({ err }, 'poll failed');
+      this.end('timeout');
+    });
+  }
+
+  private async start(
+    broker: Broker,
+    cursor: string | undefined,
+    timeoutMs: number,
+    head: Mark | undefined,
+  ): Promise<void> {
+    if (cursor === undefined) {
+      this.cursor = head?.id ?? '';
+      this.answer({ messages: [], cursor: await broker.position() });
+      return;
+    }
+    this.cursor = cursor;
+    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), cursor);
+    if (this.closed) return;
+    if (!r.complete) {
+      this.host.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
+      this.answer({ messages: [], cursor: r.position, reset: true });
+      return;
+    }
+    if (r.messages.length > 0) {
+      const messages = r.messages.slice(0, POLL_BATCH_MAX);
+      this.host.metrics?.replayed.inc(messages.length);
+      this.answer({ messages, cursor: messages[messages.length - 1]!.id });
+      return;
+    }
+    const at = markOf(r.position);
+    this.cursor = at.id;
+    for (const m of this.goLive(at.epoch, at.seq)) this.deliver(m);
+    this.timer = setTimeout(() => this.end('timeout'), timeoutMs);
+    this.timer.unref();
+  }
+
+  deliver(msg: Message): boolean {
+    if (!this.fresh(msg)) return false;
+    if (this.pending) {
+      // Beyond one answer's worth the rest stays in history: the next poll replays it.
+      if (this.pending.length < POLL_BATCH_MAX) this.queue(msg);
+      return false;
+    }
+    // A full answer leaves the rest in history for the next poll (its cursor is the last sent).
+    if (this.batch.length >= POLL_BATCH_MAX) return false;
+    this.seq = msg.seq;
+    // Messages published in the same tick travel in one answer.
+    if (this.batch.push(msg) === 1) setImmediate(() => this.end('answered'));
+    return false;
+  }
+
+  reset(at: Mark, _reason: string): void {
+    // Old-history messages already batched are answered first; the next poll gets the reset.
+    if (this.batch.length > 0) this.end('answered');
+    else this.answer({ messages: [], cursor: at.id, reset: true });
+  }
+
+  heartbeat(): void {}
+
+  /** Answers with what is batched, or with the cursor. A fresh poll waits out a resync. */
+  end(reason: CloseReason): void {
+    if (reason === 'resync' && this.cursor === '') return;
+    const n = this.batch.length;
+    const last = this.batch[n - 1];
+    if (this.answer({ messages: this.batch, cursor: last ? last.id : this.cursor }) && n > 0)
+      this.host.metrics?.delivered.inc(n);
+  }
+
+  /** The client went away: unregisters without answering. */
+  cancel(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.host.ended(this);
+  }
+
+  /** Answers once; false when already answered (or cancelled). */
+  private answer(a: PollAnswer): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.host.ended(this);
+    this.respond(a);
+    return true;
+  }
+}

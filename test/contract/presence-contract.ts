@@ -1,0 +1,125 @@
+/**
+ * The Presence contract, as one suite every backend runs (memory and Redis). The suite plays one
+ * node: like the hub, it registers each connection in the node's registry, then reports it to
+ * the presence under test.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalPresence, Presence } from '../../src/presence.js';
+import { type Entry, Registry } from '../../src/registry.js';
+
+export interface PresenceUnderTest {
+  readonly presence: Presence;
+  /** Closes the presence and whatever the factory opened for it. */
+  close(): Promise<void>;
+}
+
+/** Makes a presence for a node whose own connections are `local`. */
+export type PresenceFactory = (local: LocalPresence) => Promise<PresenceUnderTest>;
+
+/** Retries `check` until it passes: other figures may follow a node's changes with a delay. */
+async function eventually(check: () => Promise<void>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+export function presenceContract(name: string, factory: PresenceFactory, skip?: string): void {
+  describe.skipIf(skip !== undefined)(`Presence contract: ${name}`, () => {
+    const open: PresenceUnderTest[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((p) => p.close()));
+    });
+
+    /** One node: its registry and the presence it reports to. */
+    const node = async () => {
+      const registry = new Registry<Entry>();
+      const made = await factory(registry);
+      open.push(made);
+      const p = made.presence;
+      return {
+        p,
+        connect(uid: string, groups: string[] = []): Entry {
+          const e: Entry = { uid, groups, expiresAt: undefined, kind: 'stream' };
+          registry.add(e);
+          p.add(uid, groups);
+          return e;
+        },
+        disconnect(e: Entry): void {
+          registry.remove(e);
+          p.remove(e.uid, e.groups);
+        },
+      };
+    };
+
+    it('counts every connection of a uid, and distinct uids', async () => {
+      const n = await node();
+      expect(await n.p.online()).toEqual({ uids: 0, connections: 0 });
+      n.connect('a', ['g']);
+      n.connect('a');
+      n.connect('b', ['g', 'h']);
+      // A node's own per-uid and connection figures count at once.
+      const now = await n.p.online(['a', 'b', 'nobody']);
+      expect(now.connections).toBe(3);
+      expect(now.online).toEqual({ a: 2, b: 1, nobody: 0 });
+      await eventually(async () =>
+        expect(await n.p.online(['a', 'b', 'nobody'])).toEqual({
+          uids: 2,
+          connections: 3,
+          online: { a: 2, b: 1, nobody: 0 },
+        }),
+      );
+      expect(await n.p.online()).toEqual({ uids: 2, connections: 3 });
+    });
+
+    it('reaches the connections of each target, in order, a broadcast reaching all', async () => {
+      const n = await node();
+      n.connect('a', ['g']);
+      n.connect('a');
+      n.connect('b', ['g', 'h']);
+      const counts = await n.p.reach([
+        { to: ['a'], groups: [] },
+        { to: [], groups: ['g'] },
+        { to: [], groups: [] },
+        { to: ['nobody'], groups: ['nogroup'] },
+        { to: ['a', 'b'], groups: [] },
+        { to: [], groups: ['h'] },
+      ]);
+      expect(counts).toEqual([2, 2, 3, 0, 3, 1]);
+      // b matches through its uid and its group: counted at least once, never beyond the total.
+      const [mixed] = await n.p.reach([{ to: ['b'], groups: ['g'] }]);
+      expect(mixed).toBeGreaterThanOrEqual(2);
+      expect(mixed).toBeLessThanOrEqual(3);
+      expect(await n.p.reach([])).toEqual([]);
+    });
+
+    it('forgets closed connections, and a uid whose last connection closed', async () => {
+      const n = await node();
+      const a1 = n.connect('a', ['g']);
+      const a2 = n.connect('a');
+      n.connect('b');
+      n.disconnect(a1);
+      expect((await n.p.online(['a'])).online).toEqual({ a: 1 });
+      expect(await n.p.reach([{ to: [], groups: ['g'] }])).toEqual([0]);
+      n.disconnect(a2);
+      const now = await n.p.online(['a']);
+      expect(now.connections).toBe(1);
+      expect(now.online).toEqual({ a: 0 });
+      await eventually(async () => expect(await n.p.online()).toEqual({ uids: 1, connections: 1 }));
+      expect(await n.p.reach([{ to: ['a'], groups: [] }])).toEqual([0]);
+    });
+
+    it('closes idempotently', async () => {
+      const n = await node();
+      n.connect('a');
+      await n.p.close();
+      await n.p.close();
+    });
+  });
+}
