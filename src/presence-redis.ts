@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { unavailable } from './errors.js';
 import type { OnlineStats } from './hub.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
 import type { Presence } from './presence.js';
+import type { RedisClient } from './redis-connect.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
 
 /** How often local changes are written to Redis, at most (connect/disconnect converge within it). */
@@ -19,7 +19,7 @@ const CHUNK = 1000;
 const presenceScript = new Script(PRESENCE_LUA);
 
 export interface RedisPresenceOptions {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly prefix: string;
   readonly log?: Logger | undefined;
   /** See `PRESENCE_DEAD_MS`. */
@@ -58,8 +58,11 @@ export class RedisPresence implements Presence {
   private readonly deadMs: number;
   /** At least three heartbeats per `deadMs`, so a live node is never taken for dead. */
   private readonly heartbeatMs: number;
+  /** The key the presence script declares (routing on cluster-mode Redis). */
+  private readonly key: string;
 
   constructor(private readonly opts: RedisPresenceOptions) {
+    this.key = `${opts.prefix}pres`;
     this.deadMs = opts.deadMs ?? PRESENCE_DEAD_MS;
     this.heartbeatMs = Math.min(PRESENCE_HEARTBEAT_MS, this.deadMs / 3);
     this.timer = setInterval(() => void this.tick(), PRESENCE_FLUSH_MS);
@@ -120,7 +123,7 @@ export class RedisPresence implements Presence {
     if (this.opts.client.status !== 'ready' || this.full) return;
     try {
       await this.write();
-      await presenceScript.run(this.opts.client, this.args('leave', []));
+      await presenceScript.run(this.opts.client, this.key, this.args('leave', []));
     } catch {
       // Unreachable: the other nodes declare this one dead after PRESENCE_DEAD_MS.
     }
@@ -192,7 +195,7 @@ export class RedisPresence implements Presence {
       for (const f of this.local.keys()) this.dirty.add(f);
       this.flushed.clear();
       this.flushedConns = 0;
-      await presenceScript.run(client, this.args('join', []));
+      await presenceScript.run(client, this.key, this.args('join', []));
       this.full = false;
     }
     const fields = [...this.dirty];
@@ -200,7 +203,7 @@ export class RedisPresence implements Presence {
     try {
       for (let i = 0; i === 0 || i < fields.length; i += CHUNK) {
         const chunk = fields.slice(i, i + CHUNK).map((f) => [f, this.local.get(f) ?? 0] as const);
-        const known = await presenceScript.run(client, this.args('delta', chunk.flat()));
+        const known = await presenceScript.run(client, this.key, this.args('delta', chunk.flat()));
         if (Number(known) === 0) {
           // Declared dead while unreachable or stalled, or Redis lost its data: join again.
           this.full = true;
