@@ -132,9 +132,14 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   pub.disconnect();
   sub.disconnect();
   log?.info('redis runs in cluster mode; using a cluster client (all ssepush keys in one slot)');
-  const { host, port, ...redisOptions } = opts;
+  // Node connections get only credentials and TLS: the cluster client manages their queueing
+  // (a node connection without an offline queue could not even ask for the slot map).
+  const redisOptions: RedisOptions = {};
+  if (opts.username) redisOptions.username = opts.username;
+  if (opts.password) redisOptions.password = opts.password;
+  if (opts.tls) redisOptions.tls = opts.tls;
   const clusterOptions: ClusterOptions = {
-    redisOptions: { ...redisOptions, lazyConnect: false },
+    redisOptions,
     enableOfflineQueue: false,
     lazyConnect: true,
     clusterRetryStrategy: retryStrategy,
@@ -142,7 +147,7 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
     // names the nodes announce instead of resolving them first.
     dnsLookup: (address, callback) => callback(null, address),
   };
-  const seed = [{ host: host ?? '127.0.0.1', port: port ?? 6379 }];
+  const seed = [{ host: opts.host ?? '127.0.0.1', port: opts.port ?? 6379 }];
   const cpub = new Cluster(seed, clusterOptions);
   const csub = new Cluster(seed, clusterOptions);
   await connectAll([cpub, csub], target, log);
