@@ -17,6 +17,9 @@ export interface RedisClients {
   readonly kind: RedisKind;
 }
 
+/** How long start-up waits for Redis before it fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Reconnect delay: quick at first, at most 2 s between attempts. */
 const retryStrategy = (times: number) => Math.min(100 * times, 2000);
 
@@ -91,10 +94,22 @@ async function connectAll(clients: readonly RedisClient[], target: string, log?:
       log?.debug({ err: err.message }, 'redis error');
     });
   }
-  try {
-    await Promise.all(clients.map((c) => c.connect()));
-  } catch (err) {
+  // Settle every attempt before giving up: disconnecting a client in mid TLS handshake leaves
+  // its socket's next error without a listener (ioredis listens once), which would crash.
+  // Sentinel mode retries unreachable sentinels forever: start-up gives up after a bound.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<PromiseSettledResult<void>[]>((resolve) => {
+    timer = setTimeout(
+      () => resolve([{ status: 'rejected', reason: new Error(`no answer within ${CONNECT_TIMEOUT_MS} ms`) }]),
+      CONNECT_TIMEOUT_MS,
+    );
+  });
+  const results = await Promise.race([Promise.allSettled(clients.map((c) => c.connect())), timeout]);
+  clearTimeout(timer);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) {
     for (const c of clients) c.disconnect();
+    const err: unknown = failed.reason;
     const why = lastError || (err instanceof Error ? err.message : String(err));
     throw new Error(`cannot use Redis at ${target}: ${why}`);
   }
