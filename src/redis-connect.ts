@@ -145,7 +145,6 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   }
   if (!cluster) return { pub, sub, kind: 'single' };
   pub.disconnect();
-  sub.disconnect();
   log?.info('redis runs in cluster mode; using a cluster client (all ssepush keys in one slot)');
   // Node connections get only credentials and TLS: the cluster client manages their queueing
   // (a node connection without an offline queue could not even ask for the slot map).
@@ -164,7 +163,32 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   };
   const seed = [{ host: opts.host ?? '127.0.0.1', port: opts.port ?? 6379 }];
   const cpub = new Cluster(seed, clusterOptions);
-  const csub = new Cluster(seed, clusterOptions);
-  await connectAll([cpub, csub], target, log);
-  return { pub: cpub, sub: csub, kind: 'cluster' };
+  try {
+    await connectAll([cpub], target, log);
+  } catch (err) {
+    sub.disconnect();
+    throw err;
+  }
+  // The subscription stays a plain connection to one node (classic pub/sub reaches every node of
+  // a cluster). A cluster client would move its subscription to another node silently when that
+  // node goes away, so the broker would never learn that live fan-out missed messages; this one
+  // closes (the broker resynchronises), and each reconnect tries another node of the cluster.
+  sub.options.retryStrategy = (times: number) => {
+    moveToAnotherNode(sub, cpub);
+    return retryStrategy(times);
+  };
+  return { pub: cpub, sub, kind: 'cluster' };
+}
+
+/** Points `sub`'s next connection at another node the cluster client knows (at random). */
+function moveToAnotherNode(sub: Redis, cluster: Cluster): void {
+  const here = `${sub.options.host}:${sub.options.port}`;
+  const others = cluster
+    .nodes('all')
+    .map((n) => ({ host: n.options.host, port: n.options.port }))
+    .filter((a) => `${a.host}:${a.port}` !== here);
+  const next = others[Math.floor(Math.random() * others.length)];
+  if (!next) return;
+  sub.options.host = next.host;
+  sub.options.port = next.port;
 }

@@ -1,6 +1,6 @@
 /** The broker contract against a real three-master Redis Cluster (cluster-mode Redis). */
 import { randomBytes } from 'node:crypto';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../../src/broker-redis.js';
 import { type RedisClusterSet, startRedisCluster } from '../redis/topologies.js';
@@ -19,7 +19,8 @@ brokerContract(
   async (o) => {
     const seed = [{ host: '127.0.0.1', port: cluster!.ports[0]! }];
     const pub = new Cluster(seed);
-    const sub = new Cluster(seed);
+    // As in production (src/redis-connect.ts): the subscription is a plain connection to one node.
+    const sub = new Redis(seed[0]!);
     // Each test gets its own prefix (hash-tagged by the broker: one slot per test).
     const prefix = `t${randomBytes(4).toString('hex')}:`;
     const broker = new RedisBroker({ pub, sub, prefix, ...o });

@@ -5,9 +5,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEvents, poll, type SpawnedServer, type SseClient, subToken } from '../helpers.js';
+import { openEvents, poll, type SpawnedServer, type SseClient, spawnServer, subToken } from '../helpers.js';
 import { redisSkipReason } from '../redis-server.js';
 import { eventually, onlineOn, pushTo, spawnNodes, stopAll } from './cluster-helpers.js';
+import { Resuming } from './resuming.js';
 import { type RedisClusterSet, startRedisCluster } from './topologies.js';
 
 const skip = redisSkipReason();
@@ -24,7 +25,7 @@ describe.skipIf(skip !== undefined)(
     };
 
     beforeAll(async () => {
-      rc = await startRedisCluster();
+      rc = await startRedisCluster({ replica: true });
       nodes = await spawnNodes(3, rc.url);
     }, 90_000);
     afterAll(async () => {
@@ -88,5 +89,41 @@ describe.skipIf(skip !== undefined)(
       expect(total).toBeGreaterThan(0);
       expect(inSlot).toBe(total);
     });
+
+    it('the cluster node carrying a subscription dies: that node resynchronises, no acknowledged message is missed', async () => {
+      // A fourth ssepush node whose REDIS_URL is the replica: its subscription lives there.
+      const d = await spawnServer(
+        { REDIS_URL: `redis://127.0.0.1:${rc.replica!.port}`, HEARTBEAT_SECONDS: '1' },
+        30_000,
+      );
+      try {
+        const tok = subToken('cm3');
+        const sub = new Resuming(d, tok);
+        await new Promise((r) => setTimeout(r, 500));
+        const acked: string[] = [];
+        let killed = 0;
+        for (let i = 0; i < 400 && (!killed || Date.now() - killed < 3000); i++) {
+          const r = await pushTo(nodes[i % 3]!, { to: 'cm3', data: { i } });
+          if (r.status === 200) acked.push(r.body.id!);
+          if (!killed && acked.length === 20) {
+            await rc.replica!.kill();
+            killed = Date.now();
+          }
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        expect(killed).toBeGreaterThan(0);
+        await eventually(
+          () => acked.every((id) => sub.ids.includes(id)),
+          20_000,
+          'every acknowledged message at D',
+        );
+        await sub.stop();
+        expect(new Set(sub.ids).size).toBe(sub.ids.length);
+        expect(sub.reconnects).toBeGreaterThan(0);
+        expect(d.output()).toContain('redis subscription lost');
+      } finally {
+        await d.stop('SIGKILL');
+      }
+    }, 60_000);
   },
 );

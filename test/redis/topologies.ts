@@ -263,13 +263,15 @@ export async function startSentinels(replicaCount: number, downAfterMs = 1000): 
 
 export interface RedisClusterSet {
   readonly ports: readonly number[];
+  /** With `{ replica: true }`: a replica of the first master (a node that may die harmlessly). */
+  readonly replica: RedisProc | undefined;
   /** `redis://127.0.0.1:<first port>`: one node, as a managed endpoint gives it. */
   readonly url: string;
   close(): Promise<void>;
 }
 
 /** Three cluster-mode masters joined with `redis-cli --cluster create … --cluster-replicas 0`. */
-export async function startRedisCluster(): Promise<RedisClusterSet> {
+export async function startRedisCluster(opts: { replica?: boolean } = {}): Promise<RedisClusterSet> {
   const dir = mkdtempSync(join(tmpdir(), 'ssepush-rcluster-'));
   const procs: RedisProc[] = [];
   try {
@@ -295,9 +297,24 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
       ],
       { stdio: 'pipe' },
     );
+    let replica: RedisProc | undefined;
+    if (opts.replica) {
+      const port = await freePort();
+      execFileSync('mkdir', ['-p', join(dir, 'r')]);
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+        .concat(['--dir', join(dir, 'r'), '--cluster-enabled', 'yes'])
+        .concat(['--cluster-config-file', join(dir, 'r', 'nodes.conf')]);
+      replica = await spawnRedis(port, args);
+      procs.push(replica);
+      execFileSync(
+        'redis-cli',
+        ['--cluster', 'add-node', `127.0.0.1:${port}`, `127.0.0.1:${ports[0]}`, '--cluster-slave'],
+        { stdio: 'pipe' },
+      );
+    }
     // Wait until every node reports the cluster as ok (all slots covered, gossip settled).
     const deadline = Date.now() + 20_000;
-    for (const port of ports) {
+    for (const port of [...ports, ...(replica ? [replica.port] : [])]) {
       for (;;) {
         const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
         c.on('error', () => {});
@@ -311,6 +328,7 @@ export async function startRedisCluster(): Promise<RedisClusterSet> {
     return {
       ports,
       url: `redis://127.0.0.1:${ports[0]}`,
+      replica,
       async close() {
         await Promise.all(procs.map((p) => p.kill()));
         rmSync(dir, { recursive: true, force: true });
