@@ -280,7 +280,13 @@ export class RedisBroker implements Broker {
     try {
       await this.sub.subscribe(this.channel);
     } catch (err) {
-      this.opts.log?.warn({ err }, 'redis subscribe failed');
+      // Only the message: the error may carry the command. A connection that stays up (no new
+      // 'ready' will come) is retried here, or the node would stay unsubscribed for good.
+      this.opts.log?.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'redis subscribe failed',
+      );
+      if (this.sub.status === 'ready') setTimeout(() => void this.resubscribe(), 200).unref();
       return;
     }
     if (this.closed) return;

@@ -124,8 +124,14 @@ describe.skipIf(skip !== undefined).each([1, 0])(
       );
       expect(failed.length).toBeGreaterThan(0);
       expect(failed.every((s) => s.status === 503)).toBe(true);
-      for (const s of subs) {
+      for (const [i, s] of subs.entries()) {
         const lost = acked.filter((id) => !s.ids.includes(id));
+        if (lost.length > 0) {
+          const lines = nodes[i]!.output()
+            .split('\n')
+            .filter((l) => /redis|resync|subscri/i.test(l));
+          console.log(`node ${i} log:\n${lines.slice(-30).join('\n')}`);
+        }
         console.log(
           `subscriber: ${s.ids.length} received, ${lost.length} acknowledged missing, ${s.resets} resets`,
         );
