@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { openEvents, type SpawnedServer, type SseClient, spawnServer, subToken } from '../test/helpers.js';
 import { type PushAnswer, pushTo } from '../test/redis/cluster-helpers.js';
-import { startRedisCluster } from '../test/redis/topologies.js';
+import { startRedisCluster } from '../test/redis/redis-cluster.js';
 import { startRedis } from '../test/redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../../src/broker-redis.js';
-import { type RedisClusterSet, startRedisCluster } from '../redis/topologies.js';
+import { type RedisClusterSet, startRedisCluster } from '../redis/redis-cluster.js';
 import { redisSkipReason } from '../redis-server.js';
 import { brokerContract } from './broker-contract.js';
 

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEvents, poll, type SpawnedServer, type SseClient, spawnServer, subToken } from '../helpers.js';
 import { redisSkipReason } from '../redis-server.js';
 import { eventually, onlineOn, pushTo, spawnNodes, stopAll } from './cluster-helpers.js';
+import { type RedisClusterSet, startRedisCluster } from './redis-cluster.js';
 import { Resuming } from './resuming.js';
-import { type RedisClusterSet, startRedisCluster } from './topologies.js';
 
 const skip = redisSkipReason();
 
