@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import {
   type Broker,
   type BrokerListener,
@@ -14,29 +14,52 @@ import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
 import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
+import { createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
 export const DEFAULT_PREFIX = 'ssepush:';
 
+/**
+ * The key prefix actually used. Cluster-mode Redis needs every key a script touches in one slot,
+ * so a prefix without a hash tag gets one there (`ssepush:` -> `{ssepush}:`). A single Redis or
+ * Sentinel keeps the prefix as given: existing deployments keep their keys, and their epoch.
+ */
+export function keyPrefix(prefix: string, cluster: boolean): string {
+  const open = prefix.indexOf('{');
+  const hasTag = open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
+  if (!cluster || hasTag) return prefix;
+  return prefix.endsWith(':') && prefix.length > 1 ? `{${prefix.slice(0, -1)}}:` : `{${prefix}}`;
+}
+
 const publishScript = new Script(PUBLISH_LUA);
 const replayScript = new Script(REPLAY_LUA);
 const positionScript = new Script(POSITION_LUA);
 
 export interface RedisBrokerOptions {
-  /** Connected client for commands and scripts. */
-  readonly pub: Redis;
+  /** Connected client for commands and scripts (a `Cluster` client for cluster-mode Redis). */
+  readonly pub: RedisClient;
   /** Connected client used only for the subscription (a subscribed connection cannot publish). */
-  readonly sub: Redis;
+  readonly sub: RedisClient;
   /** Messages kept per stream (HISTORY_SIZE). */
   readonly size: number;
   /** Milliseconds a message is kept; 0 = no time limit (HISTORY_TTL_SECONDS). */
   readonly ttlMs: number;
   /** Streams kept; the least recently written is forgotten first (MAX_STREAMS). */
   readonly maxStreams: number;
-  /** Key prefix; default `ssepush:`. Two deployments on one Redis need different prefixes. */
+  /**
+   * Key prefix; default `ssepush:`. Two deployments on one Redis need different prefixes. On
+   * cluster-mode Redis it gets a hash tag if it has none (see `keyPrefix`).
+   */
   readonly prefix?: string;
+  /**
+   * Replicas that must confirm each publish (`WAIT`) before it is acknowledged; 0 = off
+   * (REDIS_WAIT_REPLICAS). Not on cluster-mode Redis.
+   */
+  readonly waitReplicas?: number;
+  /** Milliseconds a publish waits for them before it answers 503 (REDIS_WAIT_TIMEOUT_MS). */
+  readonly waitTimeoutMs?: number;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
   readonly log?: Logger;
@@ -53,9 +76,11 @@ export interface RedisBrokerOptions {
  */
 export class RedisBroker implements Broker {
   readonly presence: RedisPresence;
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly sub: RedisClient;
   private readonly prefix: string;
+  /** The key every script declares (`KEYS[1]`): cluster clients route a script by it. */
+  private readonly stateKey: string;
   private readonly channel: string;
   private listeners: BrokerListener[] = [];
   private resyncListeners: (() => void)[] = [];
@@ -82,7 +107,12 @@ export class RedisBroker implements Broker {
   constructor(private readonly opts: RedisBrokerOptions) {
     this.pub = opts.pub;
     this.sub = opts.sub;
-    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
+    const cluster = opts.pub instanceof Cluster;
+    if (cluster && (opts.waitReplicas ?? 0) > 0) {
+      throw new Error('REDIS_WAIT_REPLICAS is not supported on cluster-mode Redis');
+    }
+    this.prefix = keyPrefix(opts.prefix ?? DEFAULT_PREFIX, cluster);
+    this.stateKey = `${this.prefix}state`;
     this.channel = `${this.prefix}msg`;
     this.sub.on('message', this.onMessage);
     this.sub.on('ready', this.onSubReady);
@@ -132,10 +162,11 @@ export class RedisBroker implements Broker {
       const streams = streamsOfMessage(input);
       args.push(streams.length, ...streams.map(keyBytes), payloadOf(input));
     }
-    const r = (await this.call(() => publishScript.run(this.pub, args))) as string[];
+    const r = (await this.call(() => publishScript.run(this.pub, this.stateKey, args))) as string[];
     const epoch = r[0]!;
     const time = Number(r[1]);
     this.saw(epoch, Number(r[r.length - 1]));
+    await this.replicated();
     return inputs.map((input, i) => {
       const seq = Number(r[i + 2]);
       return createMessage(input, { epoch, seq }, time);
@@ -146,7 +177,7 @@ export class RedisBroker implements Broker {
     this.check();
     const pos = parseId(resumeId);
     const r = (await this.call(() =>
-      replayScript.run(this.pub, [
+      replayScript.run(this.pub, this.stateKey, [
         this.prefix,
         this.opts.ttlMs,
         pos?.seq ?? 0,
@@ -175,7 +206,12 @@ export class RedisBroker implements Broker {
   async position(): Promise<string> {
     this.check();
     const r = (await this.call(() =>
-      positionScript.run(this.pub, [this.prefix, this.candidate, this.seenEpoch, this.seenSeq]),
+      positionScript.run(this.pub, this.stateKey, [
+        this.prefix,
+        this.candidate,
+        this.seenEpoch,
+        this.seenSeq,
+      ]),
     )) as string[];
     this.saw(r[0]!, Number(r[1]));
     return formatId(r[0]!, Number(r[1]));
@@ -212,6 +248,25 @@ export class RedisBroker implements Broker {
     } else if (seq > this.seenSeq) this.seenSeq = seq;
   }
 
+  /**
+   * With REDIS_WAIT_REPLICAS, waits until that many replicas hold everything this connection
+   * wrote. On timeout the messages are already published (live subscribers may have them) but a
+   * failover may lose them from history: the publisher gets a 503, and a retry may duplicate.
+   */
+  private async replicated(): Promise<void> {
+    const want = this.opts.waitReplicas ?? 0;
+    if (want <= 0 || this.pub instanceof Cluster) return;
+    const pub = this.pub;
+    const ms = this.opts.waitTimeoutMs ?? 1000;
+    const got = await this.call(() => pub.wait(want, ms));
+    if (got < want) {
+      throw unavailable(
+        `published, but ${got} of ${want} replicas confirmed it within ${ms} ms: a failover may lose it; a retry may deliver it twice`,
+        'replication_timeout',
+      );
+    }
+  }
+
   private check(): void {
     if (this.closed) throw closedError('broker');
   }
@@ -232,7 +287,10 @@ export class RedisBroker implements Broker {
     try {
       await this.sub.subscribe(this.channel);
     } catch (err) {
+      // Only the error's class and message: the error may carry the command. A connection that
+      // stays up (no new 'ready' will come) is retried here, or the node would stay unsubscribed.
       this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis subscribe failed');
+      if (this.sub.status === 'ready') setTimeout(() => void this.resubscribe(), 200).unref();
       return;
     }
     if (this.closed) return;
@@ -301,38 +359,18 @@ export function parseRecord(epoch: string, rec: string): Message {
   return createMessage(input, { epoch, seq }, time);
 }
 
-/** Options of the clients `createRedisBroker` makes. */
-const CLIENT_OPTIONS = {
-  // Fail fast while Redis is down: the hub answers 503 instead of queueing requests.
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  retryStrategy: (times: number) => Math.min(100 * times, 2000),
-  lazyConnect: true,
-} as const;
-
 /**
- * Connects the command and subscriber clients for `config.redisUrl` and returns a ready
- * broker; fails when Redis cannot be reached at start-up.
+ * Connects the command and subscriber clients for the configured Redis (URL, Sentinel or
+ * cluster mode; see `createRedisClients`) and returns a ready broker; fails when Redis cannot be
+ * reached at start-up.
  */
 export async function createRedisBroker(config: Config, log?: Logger): Promise<RedisBroker> {
-  const url = config.redisUrl;
-  if (!url) throw new Error('REDIS_URL is not set');
-  const pub = new Redis(url, { ...CLIENT_OPTIONS, connectionName: 'ssepush-pub' });
-  const sub = new Redis(url, { ...CLIENT_OPTIONS, connectionName: 'ssepush-sub', autoResubscribe: false });
-  let lastError = '';
-  for (const c of [pub, sub]) {
-    c.on('error', (err: Error) => {
-      lastError = err.message;
-      log?.debug({ err: redisErrorLog(err) }, 'redis error');
-    });
-  }
-  try {
-    await Promise.all([pub.connect(), sub.connect()]);
-  } catch (err) {
+  const { pub, sub, kind } = await createRedisClients(config, log);
+  const wait = config.redis?.waitReplicas ?? 0;
+  if (kind === 'cluster' && wait > 0) {
     pub.disconnect();
     sub.disconnect();
-    const why = lastError || (err instanceof Error ? err.message : String(err));
-    throw new Error(`cannot reach Redis at REDIS_URL: ${why}`);
+    throw new Error('REDIS_WAIT_REPLICAS is not supported on cluster-mode Redis');
   }
   const broker = new RedisBroker({
     pub,
@@ -341,6 +379,8 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     ttlMs: config.historyTtlMs,
     maxStreams: config.maxStreams,
     ownsClients: true,
+    waitReplicas: wait,
+    waitTimeoutMs: config.redis?.waitTimeoutMs ?? 1000,
     ...(log ? { log } : {}),
   });
   await broker.ready();

@@ -51,13 +51,38 @@ export interface Config {
   readonly shutdownTimeoutSec: number;
   /** Origins allowed by CORS (`CORS_ORIGINS`, comma-separated; empty = no CORS). */
   readonly corsOrigins: readonly string[];
-  /** Redis URL (`REDIS_URL`); unset = in-memory single process. */
+  /** Redis URL (`REDIS_URL`); unset = in-memory single process (unless Sentinel is set). */
   readonly redisUrl: string | undefined;
+  /** How to reach Redis (URL or Sentinel, credentials, TLS, WAIT); undefined = memory backend. */
+  readonly redis: RedisSettings | undefined;
   /** Processes sharing the port on this machine (`WORKERS`, default 1); above 1 needs `REDIS_URL`. */
   readonly workers: number;
   /** pino level (`LOG_LEVEL`, default info). */
   readonly logLevel: string;
   readonly production: boolean;
+}
+
+/** Where and how to reach Redis; see docs/cluster.md for one page per setup. */
+export interface RedisSettings {
+  /** `REDIS_URL` (`redis://` or `rediss://`, may carry `user:password@`); undefined with Sentinel. */
+  readonly url: string | undefined;
+  /** `REDIS_SENTINELS` as host/port pairs; empty = no Sentinel. */
+  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  /** `REDIS_SENTINEL_NAME`: the monitored primary's name. */
+  readonly sentinelName: string | undefined;
+  /** `REDIS_SENTINEL_PASSWORD`: password of the sentinels themselves. */
+  readonly sentinelPassword: string | undefined;
+  /** `REDIS_USERNAME`/`REDIS_PASSWORD`: data-node ACL user and password (override the URL's). */
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** TLS to the data nodes: `rediss://`, or `REDIS_TLS=1` with Sentinel. */
+  readonly tls: boolean;
+  /** `REDIS_TLS_CA`: PEM text of the CA that signed the Redis certificate (private CAs). */
+  readonly tlsCa: string | undefined;
+  /** `REDIS_WAIT_REPLICAS`: replicas that must have each publish before it is acknowledged (0 = off). */
+  readonly waitReplicas: number;
+  /** `REDIS_WAIT_TIMEOUT_MS`: how long a publish waits for them before answering 503. */
+  readonly waitTimeoutMs: number;
 }
 
 /** A bad environment value: the message names the variable. */
@@ -154,12 +179,11 @@ export function loadConfig(env: Env = process.env): Config {
     if (!/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError(`CORS_ORIGINS: "${o}" is not an origin`);
   }
   const redisUrl = env.REDIS_URL || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
-    throw new ConfigError('REDIS_URL must start with redis://');
+  const redis = redisSettings(env);
   const workers = int(env, 'WORKERS', 1, 1, 64);
-  if (workers > 1 && !redisUrl) {
+  if (workers > 1 && !redis) {
     throw new ConfigError(
-      'WORKERS above 1 needs REDIS_URL: workers share ids, history and fan-out through Redis',
+      'WORKERS above 1 needs REDIS_URL (or REDIS_SENTINELS): workers share ids, history and fan-out through Redis',
     );
   }
 
@@ -190,8 +214,72 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     corsOrigins: Object.freeze(corsOrigins),
     redisUrl,
+    redis,
     workers,
     logLevel,
     production,
+  });
+}
+
+/**
+ * The Redis settings, or undefined for the memory backend. Messages name the variable and never
+ * repeat a value that may hold a password.
+ */
+function redisSettings(env: Env): RedisSettings | undefined {
+  const url = env.REDIS_URL || undefined;
+  const sentinelList = list(env.REDIS_SENTINELS);
+  if (!url && sentinelList.length === 0) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_TLS_CA', 'REDIS_PASSWORD', 'REDIS_WAIT_REPLICAS']) {
+      if (env[name]) throw new ConfigError(`${name} needs REDIS_URL or REDIS_SENTINELS`);
+    }
+    return undefined;
+  }
+  if (url && sentinelList.length > 0) throw new ConfigError('set REDIS_URL or REDIS_SENTINELS, not both');
+  let tls = env.REDIS_TLS === '1' || env.REDIS_TLS === 'true';
+  if (env.REDIS_TLS && !tls && env.REDIS_TLS !== '0' && env.REDIS_TLS !== 'false') {
+    throw new ConfigError('REDIS_TLS must be 1 or 0');
+  }
+  if (url) {
+    if (!/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL must start with redis:// or rediss://');
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('REDIS_URL is not a valid URL (value not shown: it may hold a password)');
+    }
+    if (tls && url.startsWith('redis://'))
+      throw new ConfigError('REDIS_TLS: use a rediss:// REDIS_URL for TLS');
+    tls = url.startsWith('rediss://');
+  }
+  const sentinels = sentinelList.map((hp) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(hp);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_SENTINELS: "${hp}" is not host:port`);
+    }
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+  const sentinelName = env.REDIS_SENTINEL_NAME || undefined;
+  if (sentinels.length > 0 && !sentinelName) {
+    throw new ConfigError('REDIS_SENTINEL_NAME is required with REDIS_SENTINELS (the monitored primary)');
+  }
+  if (sentinels.length === 0 && (sentinelName || env.REDIS_SENTINEL_PASSWORD)) {
+    throw new ConfigError('REDIS_SENTINEL_NAME and REDIS_SENTINEL_PASSWORD need REDIS_SENTINELS');
+  }
+  const tlsCa = env.REDIS_TLS_CA || undefined;
+  if (tlsCa && !tlsCa.includes('-----BEGIN CERTIFICATE')) {
+    throw new ConfigError('REDIS_TLS_CA must hold the PEM text of the CA certificate');
+  }
+  if (tlsCa && !tls) throw new ConfigError('REDIS_TLS_CA needs TLS: a rediss:// REDIS_URL or REDIS_TLS=1');
+  return Object.freeze({
+    url,
+    sentinels: Object.freeze(sentinels),
+    sentinelName,
+    sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+    username: env.REDIS_USERNAME || undefined,
+    password: env.REDIS_PASSWORD || undefined,
+    tls,
+    tlsCa,
+    waitReplicas: int(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16),
+    waitTimeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
   });
 }

@@ -67,10 +67,10 @@ async function start(args: readonly string[]): Promise<void> {
     // The primary went away (its IPC channel is closed): nothing to report to; keep draining.
     cluster.worker.on('error', (err: Error) => log.warn({ err: err.message }, 'primary unreachable'));
   }
-  const broker = config.redisUrl ? await createRedisBroker(config, log) : undefined;
+  const broker = config.redis ? await createRedisBroker(config, log) : undefined;
   const server = new SsePushServer(config, { logger: log, ...(broker ? { broker } : {}) });
   const port = await server.listen();
-  log.info({ port, host: config.host, backend: config.redisUrl ? 'redis' : 'memory' }, 'listening');
+  log.info({ port, host: config.host, backend: config.redis ? 'redis' : 'memory' }, 'listening');
   if (config.demo && !cluster.worker) printDemo(config, port);
 
   const stop = (signal: string) => {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { unavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
 import { keyBytes } from './names.js';
 import type { OnlineStats, Presence } from './presence.js';
+import type { RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
 
@@ -20,7 +20,7 @@ const CHUNK = 1000;
 const presenceScript = new Script(PRESENCE_LUA);
 
 export interface RedisPresenceOptions {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly prefix: string;
   readonly log?: Logger | undefined;
   /** See `PRESENCE_DEAD_MS`. */
@@ -59,8 +59,11 @@ export class RedisPresence implements Presence {
   private readonly deadMs: number;
   /** At least three heartbeats per `deadMs`, so a live node is never taken for dead. */
   private readonly heartbeatMs: number;
+  /** The key the presence script declares (routing on cluster-mode Redis). */
+  private readonly key: string;
 
   constructor(private readonly opts: RedisPresenceOptions) {
+    this.key = `${opts.prefix}pres`;
     this.deadMs = opts.deadMs ?? PRESENCE_DEAD_MS;
     this.heartbeatMs = Math.min(PRESENCE_HEARTBEAT_MS, this.deadMs / 3);
     this.timer = setInterval(() => void this.tick(), PRESENCE_FLUSH_MS);
@@ -121,7 +124,7 @@ export class RedisPresence implements Presence {
     if (this.opts.client.status !== 'ready' || this.full) return;
     try {
       await this.write();
-      await presenceScript.run(this.opts.client, this.args('leave', []));
+      await presenceScript.run(this.opts.client, this.key, this.args('leave', []));
     } catch {
       // Unreachable: the other nodes declare this one dead after PRESENCE_DEAD_MS.
     }
@@ -203,7 +206,7 @@ export class RedisPresence implements Presence {
       for (const f of this.local.keys()) this.dirty.add(f);
       this.flushed.clear();
       this.flushedConns = 0;
-      await presenceScript.run(client, this.args('join', []));
+      await presenceScript.run(client, this.key, this.args('join', []));
       this.full = false;
     }
     const fields = [...this.dirty];
@@ -211,7 +214,7 @@ export class RedisPresence implements Presence {
     try {
       for (let i = 0; i === 0 || i < fields.length; i += CHUNK) {
         const chunk = fields.slice(i, i + CHUNK).map((f) => [f, this.local.get(f) ?? 0] as const);
-        const known = await presenceScript.run(client, this.args('delta', chunk.flat()));
+        const known = await presenceScript.run(client, this.key, this.args('delta', chunk.flat()));
         if (Number(known) === 0) {
           // Declared dead while unreachable or stalled, or Redis lost its data: join again.
           this.full = true;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connect.js';
 
 /**
  * The Lua scripts of the Redis broker. Each runs atomically in Redis, which is what makes id
@@ -248,20 +248,25 @@ guard(epoch, ARGV[3], ARGV[4])
 return {epoch, string.format('%d', seqOf())}
 `;
 
-/** A Lua script run by SHA, loaded on first use or after Redis forgot it (restart, flush). */
+/**
+ * A Lua script run by SHA, loaded on first use or after Redis forgot it (restart, flush). Each
+ * call declares one key, `P state` (or any key under the prefix): the scripts read the prefix
+ * from ARGV[1] and build their keys from it, all in the prefix's hash-tag slot on cluster-mode
+ * Redis; the declared key is what a cluster client routes the call by.
+ */
 export class Script {
   readonly sha: string;
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(client: Redis, args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(client: RedisClient, key: string, args: readonly (string | number | Buffer)[]): Promise<unknown> {
     // Arguments go as one array, never spread: a batch can carry a million of them.
     try {
-      return await client.call('EVALSHA', ([this.sha, 0] as (string | number | Buffer)[]).concat(args));
+      return await client.call('EVALSHA', ([this.sha, 1, key] as (string | number | Buffer)[]).concat(args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.call('EVAL', ([this.source, 0] as (string | number | Buffer)[]).concat(args));
+      return client.call('EVAL', ([this.source, 1, key] as (string | number | Buffer)[]).concat(args));
     }
   }
 }
