@@ -16,7 +16,10 @@ import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
 import { createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
-import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
+import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
+import type { WebhookConfig } from './webhook-config.js';
+import { RedisWebhookQueue } from './webhook-queue-redis.js';
+import type { WebhookSource } from './webhooks.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
 export const DEFAULT_PREFIX = 'ssepush:';
@@ -36,6 +39,7 @@ export function keyPrefix(prefix: string, cluster: boolean): string {
 const publishScript = new Script(PUBLISH_LUA);
 const replayScript = new Script(REPLAY_LUA);
 const positionScript = new Script(POSITION_LUA);
+const webhookTickScript = new Script(WEBHOOK_TICK_LUA);
 
 export interface RedisBrokerOptions {
   /** Connected client for commands and scripts (a `Cluster` client for cluster-mode Redis). */
@@ -63,6 +67,8 @@ export interface RedisBrokerOptions {
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
   readonly log?: Logger;
+  /** Presence webhooks (`WEBHOOK_URL`): transitions are recorded cluster-wide by presence. */
+  readonly webhook?: WebhookConfig | undefined;
 }
 
 /**
@@ -117,7 +123,12 @@ export class RedisBroker implements Broker {
     this.sub.on('message', this.onMessage);
     this.sub.on('ready', this.onSubReady);
     this.sub.on('close', this.onSubClose);
-    this.presence = new RedisPresence({ client: this.pub, prefix: this.prefix, log: opts.log });
+    this.presence = new RedisPresence({
+      client: this.pub,
+      prefix: this.prefix,
+      log: opts.log,
+      webhook: opts.webhook && { graceMs: opts.webhook.offlineGraceMs, queueMax: opts.webhook.queueMax },
+    });
     if (this.sub.status === 'ready') void this.resubscribe();
   }
 
@@ -133,6 +144,21 @@ export class RedisBroker implements Broker {
 
   get healthy(): boolean {
     return !this.closed && this.subscribed && this.pub.status === 'ready' && this.sub.status === 'ready';
+  }
+
+  /**
+   * The deployment's presence webhooks: the queue lives in Redis (a node's death loses no event,
+   * another node sends it), and `tick` ends offline graces with one atomic script call.
+   */
+  webhookSource(config: WebhookConfig): WebhookSource {
+    const key = `${this.prefix}wh`;
+    return {
+      queue: new RedisWebhookQueue({ client: this.pub, prefix: this.prefix, max: config.queueMax }),
+      tick: async () =>
+        Number(
+          await webhookTickScript.run(this.pub, key, [this.prefix, config.offlineGraceMs, config.queueMax]),
+        ),
+    };
   }
 
   /** Registers a callback for "live fan-out may have missed messages; resume by replay". */
@@ -381,6 +407,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     ownsClients: true,
     waitReplicas: wait,
     waitTimeoutMs: config.redis?.waitTimeoutMs ?? 1000,
+    webhook: config.webhook,
     ...(log ? { log } : {}),
   });
   await broker.ready();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Algorithm } from 'jsonwebtoken';
+import { type WebhookConfig, webhookConfig } from './webhook-config.js';
 
 /** Configuration, resolved once at start-up from the environment and frozen. */
 export interface Config {
@@ -60,6 +61,8 @@ export interface Config {
   /** pino level (`LOG_LEVEL`, default info). */
   readonly logLevel: string;
   readonly production: boolean;
+  /** Presence webhooks (`WEBHOOK_URL` and friends); undefined = off. */
+  readonly webhook: WebhookConfig | undefined;
 }
 
 /** Where and how to reach Redis; see docs/cluster.md for one page per setup. */
@@ -218,6 +221,13 @@ export function loadConfig(env: Env = process.env): Config {
     workers,
     logLevel,
     production,
+    webhook: webhookConfig(
+      env,
+      (name, def, min, max) => int(env, name, def, min, max),
+      (message) => {
+        throw new ConfigError(message);
+      },
+    ),
   });
 }
 

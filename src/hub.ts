@@ -15,6 +15,12 @@ import { type SseSink, StreamSession } from './stream-session.js';
 
 export { POLL_BATCH_MAX, type PollAnswer } from './poll-session.js';
 export type { OnlineStats } from './presence.js';
+
+/** Per-uid first-connection / last-disconnection notices of this node (memory-mode webhooks). */
+export interface UidWatcher {
+  up(uid: string): void;
+  down(uid: string): void;
+}
 export type { SseSink } from './stream-session.js';
 
 /** The answer to one published message. */
@@ -47,6 +53,8 @@ export class Hub {
     readonly broker: Broker,
     private readonly metrics: Metrics | undefined,
     private readonly log: Logger,
+    /** Told when a uid gets its first connection on this node and when its last one ends (webhooks). */
+    private readonly watch?: UidWatcher,
   ) {
     this.host = {
       metrics,
@@ -167,10 +175,13 @@ export class Hub {
   private register(m: Member): void {
     this.registry.add(m);
     this.presence.add(m.uid, m.groups);
+    if (this.watch && this.registry.countOf(m.uid) === 1) this.watch.up(m.uid);
   }
 
   private ended(m: Member): void {
-    if (this.registry.remove(m)) this.presence.remove(m.uid, m.groups);
+    if (!this.registry.remove(m)) return;
+    this.presence.remove(m.uid, m.groups);
+    if (this.watch && this.registry.countOf(m.uid) === 0) this.watch.down(m.uid);
   }
 
   private dropSlow(m: Member, buffered: number): void {

@@ -25,6 +25,8 @@ export interface RedisPresenceOptions {
   readonly log?: Logger | undefined;
   /** See `PRESENCE_DEAD_MS`. */
   readonly deadMs?: number;
+  /** Record presence webhook transitions (`WEBHOOK_URL` set): the offline grace and queue bound. */
+  readonly webhook?: { readonly graceMs: number; readonly queueMax: number } | undefined;
 }
 
 /**
@@ -177,6 +179,8 @@ export class RedisPresence implements Presence {
       this.nodeId,
       this.deadMs,
       mode,
+      this.opts.webhook ? this.opts.webhook.graceMs : -1,
+      this.opts.webhook ? this.opts.webhook.queueMax : 0,
       ...pairs.map((v) => (typeof v === 'string' ? keyBytes(v) : v)),
     ];
   }

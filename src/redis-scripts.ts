@@ -272,11 +272,65 @@ export class Script {
 }
 
 /**
+ * Presence webhooks, recorded by the presence script as it counts: a uid's cluster-wide count
+ * going from 0 to 1 and back are its transitions, so each is seen by exactly one script call.
+ * Keys: `P wh:on` set of uids announced online; `P wh:pend` sorted set uid -> time of its last
+ * disconnect (pending offline, until the grace ends or it reconnects); `P wh:q` the event queue
+ * (a list of event JSON, see webhook-queue-redis.ts), `P wh:seq` event counter, `P wh:dropped`.
+ */
+const WEBHOOK_HELPERS = `
+local function whPush(kind, uid, t, max)
+  local seq = redis.call('INCR', P .. 'wh:seq')
+  local ev = '{"id":"' .. string.format('%x-%d', nowMs(), seq) .. '","type":"' .. kind .. '","uid":'
+    .. cjson.encode(uid) .. ',"time":' .. string.format('%d', t) .. '}'
+  redis.call('RPUSH', P .. 'wh:q', ev)
+  local over = redis.call('LLEN', P .. 'wh:q') - max
+  if over > 0 then
+    redis.call('LTRIM', P .. 'wh:q', over, -1)
+    redis.call('INCRBY', P .. 'wh:dropped', over)
+  end
+end
+local function whUp(uid, t, max)
+  if redis.call('ZREM', P .. 'wh:pend', uid) == 1 then return end
+  if redis.call('SADD', P .. 'wh:on', uid) == 1 then whPush('online', uid, t, max) end
+end
+local function whDown(uid, t)
+  if redis.call('SISMEMBER', P .. 'wh:on', uid) == 1 then redis.call('ZADD', P .. 'wh:pend', t, uid) end
+end
+`;
+
+/**
+ * Ends offline graces: uids pending offline for `grace` ms that still have no connection go
+ * offline (dated at their last disconnect). At most 500 per call; run by every node's webhook
+ * timer (each call is atomic, so two nodes never emit one transition twice).
+ * ARGV: prefix, grace ms, queue max. Returns how many events were queued.
+ */
+export const WEBHOOK_TICK_LUA = `${HELPERS}
+local now = nowMs()
+${WEBHOOK_HELPERS}
+local grace = tonumber(ARGV[2])
+local max = tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', P .. 'wh:pend', '-inf', string.format('%d', now - grace), 'WITHSCORES', 'LIMIT', 0, 500)
+local n = 0
+for i = 1, #due, 2 do
+  local uid = due[i]
+  redis.call('ZREM', P .. 'wh:pend', uid)
+  if tonumber(redis.call('HGET', P .. 'pres', 'u:' .. uid) or '0') <= 0 then
+    redis.call('SREM', P .. 'wh:on', uid)
+    whPush('offline', uid, tonumber(due[i + 1]), max)
+    n = n + 1
+  end
+end
+return n
+`;
+
+/**
  * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`) -> connections cluster-wide,
  * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> that node's
  * count, `P nodes` sorted set node -> last write (Redis time, ms), `P dying` set of nodes
  * declared dead whose counts are still being subtracted.
- * ARGV: prefix, nodeId, deadMs, mode (join | delta | leave), field_1, count_1, ...
+ * ARGV: prefix, nodeId, deadMs, mode (join | delta | leave), webhook grace ms (-1 = webhooks
+ * off), webhook queue max, field_1, count_1, ...
  * - `join` registers a fresh node id (a node that was declared dead comes back under a new id);
  * - `delta` sets the node's absolute counts; returns 0 when the node is not registered (declared
  *   dead, or Redis lost its data): the caller joins again under a new id and writes everything;
@@ -284,10 +338,12 @@ export class Script {
  * Every call declares silent nodes dead and subtracts at most REAP_BUDGET fields of dying
  * nodes, so no call is long, however many connections a dead node held.
  */
-export const PRESENCE_LUA = `${HELPERS}
+export const PRESENCE_LUA = `${HELPERS}${WEBHOOK_HELPERS}
 local node = ARGV[2]
 local deadMs = tonumber(ARGV[3])
 local mode = ARGV[4]
+local whGrace = tonumber(ARGV[5])
+local whMax = tonumber(ARGV[6])
 local REAP_BUDGET = 2000
 local now = nowMs()
 local function adjust(field, d)
@@ -297,8 +353,14 @@ local function adjust(field, d)
   if string.sub(field, 1, 2) == 'u:' then
     redis.call('INCRBY', P .. 'conns', d)
     local before = total - d
-    if before <= 0 and total > 0 then redis.call('INCR', P .. 'uids') end
-    if before > 0 and total <= 0 then redis.call('DECR', P .. 'uids') end
+    if before <= 0 and total > 0 then
+      redis.call('INCR', P .. 'uids')
+      if whGrace >= 0 then whUp(string.sub(field, 3), now, whMax) end
+    end
+    if before > 0 and total <= 0 then
+      redis.call('DECR', P .. 'uids')
+      if whGrace >= 0 then whDown(string.sub(field, 3), now) end
+    end
   end
 end
 local function declareDead(id)
@@ -314,7 +376,7 @@ elseif not redis.call('ZSCORE', P .. 'nodes', node) then
   known = 0
 else
   local h = P .. 'node:' .. node
-  for i = 5, #ARGV, 2 do
+  for i = 7, #ARGV, 2 do
     local field = ARGV[i]
     local n = tonumber(ARGV[i + 1])
     local old = tonumber(redis.call('HGET', h, field) or '0')

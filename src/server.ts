@@ -9,6 +9,8 @@ import { createEdge } from './http/app.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import type { WebhookConfig } from './webhook-config.js';
+import { memoryWebhookSource, type WebhookSource, Webhooks } from './webhooks.js';
 
 export interface ServerOptions {
   /** A ready broker (tests, Redis mode); defaults to a `MemoryBroker` sized by the config. */
@@ -24,6 +26,8 @@ export class SsePushServer {
   readonly metrics: Metrics;
   readonly http: Server;
   readonly log: Logger;
+  /** Presence webhooks, when `WEBHOOK_URL` is set. */
+  readonly webhooks: Webhooks | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -46,7 +50,10 @@ export class SsePushServer {
       uids: () => this.hub.counts.uids,
       historyStreams: () => broker.stats?.().streams ?? 0,
     });
-    this.hub = new Hub(config, this.broker, this.metrics, this.log);
+    const source = config.webhook && webhookSourceFor(this.broker, config.webhook, () => this.webhooks);
+    this.hub = new Hub(config, this.broker, this.metrics, this.log, source?.watcher);
+    this.webhooks =
+      config.webhook && source && new Webhooks(config.webhook, source, this.metrics.registry, this.log);
     this.auth = new Auth(config);
     // Every request goes through the edge: common headers, CORS, drain check, one handler per route.
     const edge = createEdge({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
@@ -97,9 +104,27 @@ export class SsePushServer {
     await closed;
     clearTimeout(timer);
     clearInterval(idle);
+    await this.webhooks?.close();
     await this.hub.close();
     this.metrics.close();
   }
+}
+
+/**
+ * Where presence transitions come from: a cluster broker records them in its presence (Redis),
+ * otherwise this process's own connections do (memory). Found by shape, like cluster abilities.
+ */
+function webhookSourceFor(
+  broker: Broker,
+  config: WebhookConfig,
+  webhooks: () => Webhooks | undefined,
+): WebhookSource {
+  const b = broker as Broker & { webhookSource?: (c: WebhookConfig) => WebhookSource };
+  if (typeof b.webhookSource === 'function') return b.webhookSource(config);
+  return memoryWebhookSource(config, {
+    queued: (n) => webhooks()?.noteQueued(n),
+    dropped: (n) => webhooks()?.noteDropped(n),
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { closedError } from './errors.js';
+import type { RedisClient } from './redis-connect.js';
 import { DEFAULT_WEBHOOK_QUEUE_MAX, type WebhookQueue } from './webhook-queue.js';
 import type { WebhookEvent } from './webhook-signature.js';
 
@@ -43,7 +43,7 @@ return 1
 `;
 
 export interface RedisWebhookQueueOptions {
-  readonly client: Redis;
+  readonly client: RedisClient;
   /** Key prefix of the deployment (the broker's). */
   readonly prefix: string;
   /** Events kept at most; see `DEFAULT_WEBHOOK_QUEUE_MAX`. */

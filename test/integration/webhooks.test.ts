@@ -1,0 +1,103 @@
+/**
+ * Presence webhooks on a real in-memory server with a real receiver: online at the first
+ * connection, offline after the grace, nothing for a reload, alternation, poll-only clients.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openEvents, poll, type SseClient, startServer, subToken, type TestServer } from '../helpers.js';
+import { eventually } from '../redis/cluster-helpers.js';
+import { type Receiver, startReceiver, WEBHOOK_SECRET } from '../webhook-receiver.js';
+
+const open: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function setup(graceSec = 1): Promise<{ s: TestServer; rx: Receiver }> {
+  const rx = await startReceiver();
+  open.push(rx);
+  const s = await startServer({
+    WEBHOOK_URL: rx.url,
+    WEBHOOK_SECRET,
+    OFFLINE_GRACE_SECONDS: String(graceSec),
+  });
+  open.push(s);
+  return { s, rx };
+}
+
+const sse = async (s: TestServer, uid: string): Promise<SseClient> => {
+  const c = await openEvents(s.url, subToken(uid));
+  await c.waitForId();
+  return c;
+};
+
+describe('presence webhooks (memory)', () => {
+  it('one signed online for a uid with several connections; one offline after the grace, not before', async () => {
+    const { s, rx } = await setup(1);
+    const a = await sse(s, 'alice');
+    const b = await sse(s, 'alice');
+    await eventually(() => rx.of('alice').length === 1, 5000, 'online');
+    const [on] = rx.of('alice');
+    expect(on).toMatchObject({ type: 'online', uid: 'alice' });
+    expect(typeof on!.id).toBe('string');
+    expect(Math.abs(on!.time - Date.now())).toBeLessThan(5000);
+    a.close();
+    await new Promise((r) => setTimeout(r, 300));
+    b.close();
+    const closedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(rx.of('alice')).toHaveLength(1); // still within the grace
+    await eventually(() => rx.of('alice').length === 2, 5000, 'offline');
+    const off = rx.of('alice')[1]!;
+    expect(off).toMatchObject({ type: 'offline', uid: 'alice' });
+    expect(off.time).toBeGreaterThanOrEqual(closedAt - 50);
+    expect(off.time).toBeLessThanOrEqual(closedAt + 2000);
+    expect(rx.rejected).toBe(0);
+  });
+
+  it('a reload within the grace makes no event; over repeated cycles the types alternate in order', async () => {
+    const { s, rx } = await setup(1);
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const c = await sse(s, 'bob');
+      c.close();
+      const again = await sse(s, 'bob'); // a reload: within the grace
+      await new Promise((r) => setTimeout(r, 200));
+      again.close();
+      await eventually(() => rx.of('bob').length === 2 * (cycle + 1), 5000, `cycle ${cycle}`);
+    }
+    expect(rx.of('bob').map((e) => e.type)).toEqual([
+      'online',
+      'offline',
+      'online',
+      'offline',
+      'online',
+      'offline',
+    ]);
+    const ids = rx.of('bob').map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a waiting long-poll counts as a connection (poll-only clients)', async () => {
+    const { s, rx } = await setup(1);
+    const first = await poll(s.url, subToken('carol'));
+    const waiting = poll(s.url, subToken('carol'), first.cursor, 2);
+    await eventually(() => rx.of('carol').length === 1, 5000, 'online from a poll');
+    await waiting;
+    await eventually(() => rx.of('carol').length === 2, 6000, 'offline after the poll');
+    expect(rx.of('carol').map((e) => e.type)).toEqual(['online', 'offline']);
+  });
+
+  it('keeps pushes and connections working while the receiver fails, then delivers the same events', async () => {
+    const { s, rx } = await setup(1);
+    rx.answer = 500;
+    const c = await sse(s, 'dave');
+    await eventually(() => rx.requests >= 2, 10_000, 'retries');
+    const pushed = await s.push({ to: 'dave', data: 1 });
+    expect(pushed.status).toBe(200);
+    await c.waitForEvents(1);
+    const health = await fetch(`${s.url}/healthz`);
+    expect(health.status).toBe(200);
+    rx.answer = 200;
+    await eventually(() => rx.of('dave').length === 1, 10_000, 'delivered after the receiver recovers');
+    c.close();
+  });
+});
