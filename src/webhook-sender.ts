@@ -73,8 +73,7 @@ export class WebhookSender {
     const q = this.opts.queue;
     let events: WebhookEvent[];
     try {
-      if (!(await q.lease(this.owner, Math.max(5000, (this.opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS) * 2))))
-        return interval;
+      if (!(await q.lease(this.owner, (this.opts.timeoutMs ?? WEBHOOK_TIMEOUT_MS) + 5000))) return interval;
       events = await q.peek(WEBHOOK_BATCH_MAX);
     } catch (err) {
       this.opts.log?.debug({ err }, 'webhook queue unavailable');

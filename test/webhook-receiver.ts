@@ -12,6 +12,8 @@ export interface Receiver {
   readonly url: string;
   /** Every verified event, in arrival order (retries included). */
   readonly events: WebhookEvent[];
+  /** Every verified event of every request, whatever it was answered (failed attempts too). */
+  readonly attempted: WebhookEvent[];
   /** Requests received (verified or not). */
   requests: number;
   /** Requests whose signature did not verify. */
@@ -28,6 +30,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
   const r: Receiver = {
     url: '',
     events: [],
+    attempted: [],
     requests: 0,
     rejected: 0,
     answer: 204,
@@ -58,6 +61,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
           req.headers['ssepush-signature'] as string | undefined,
           WEBHOOK_SECRET,
         );
+        r.attempted.push(...events);
         if (answer >= 200 && answer < 300) r.events.push(...events);
       } catch {
         r.rejected++;
