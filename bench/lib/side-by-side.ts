@@ -60,8 +60,7 @@ export async function sideBySide(o: SideBySide): Promise<void> {
   const out = [
     header,
     '',
-    md,
-    '',
+    ...(o.pairs > 0 ? [md, ''] : []),
     ...verdicts.map((v) => `- ${v}`),
     ...(o.summary ? ['', ...o.summary(results)] : []),
     '',
