@@ -4,13 +4,19 @@
  * connections, each summarised (self time per function / package; retained objects per
  * constructor, with counts per connection).
  *
- *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push|connect]
+ *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push|connect|warm-push|warm-connect]
+ *
+ * `warm-push` and `warm-connect` profile only the measured round of a warm server (the
+ * profiler is started by a signal after a warm-up round, `lib/prof-hook.mjs`) and print self
+ * time per operation in µs: 20,000 single pushes at N idle streams after 10,000 warm-up pushes;
+ * 2,000 new connections on top of N idle ones after 2,000 warm-up connections (opened, closed).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { fmt, parseArgs, sleep } from './lib/measure.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { cpuMicros, fmt, parseArgs, sleep } from './lib/measure.js';
 import { ClientPool } from './lib/pool.js';
 import { OUT, startSsepush } from './lib/targets.js';
-import { broadcast, openIdle, unicast } from './lib/workloads.js';
+import { broadcast, openIdle, unicast, warmConnect } from './lib/workloads.js';
 
 const args = parseArgs(process.argv.slice(2));
 const N = Number(args.get('n') ?? 5000);
@@ -40,7 +46,14 @@ function area(url: string): string {
   return url;
 }
 
-function summariseCpu(file: string): void {
+/**
+ * Self time per function and per package. With `cpuPerOp` (the server's `/proc` CPU per
+ * operation over the profiled round), also in µs per operation: each item's share of the busy
+ * (non-idle) samples times that CPU. Samples are wall-clock: on a busy machine a thread
+ * descheduled inside a system call still collects samples, so the shares, scaled to the
+ * measured CPU, are the figures to compare.
+ */
+function summariseCpu(file: string, cpuPerOp?: number): void {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) {
@@ -59,13 +72,21 @@ function summariseCpu(file: string): void {
     const a = f.url === '' ? f.functionName || '(native)' : area(f.url);
     byArea.set(a, (byArea.get(a) ?? 0) + us);
   }
+  const idle = byArea.get('(idle)') ?? 0;
+  const busy = total - idle;
+  const perOp = (us: number) =>
+    cpuPerOp === undefined ? '' : `  ${fmt((us / busy) * cpuPerOp, 3).padStart(7)} µs/op`;
   const top = (m: Map<string, number>, k: number) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, k)
-      .map(([name, us]) => `  ${fmt((100 * us) / total, 3).padStart(6)}%  ${name}`)
+      .map(([name, us]) => `  ${fmt((100 * us) / total, 3).padStart(6)}%${perOp(us)}  ${name}`)
       .join('\n');
-  process.stdout.write(`\nCPU profile ${file}: ${fmt(total / 1000)} ms sampled\n`);
+  process.stdout.write(
+    `\nCPU profile ${file}: ${fmt(total / 1000)} ms sampled, ${fmt((100 * idle) / total)}% idle` +
+      (cpuPerOp === undefined ? '' : `; µs/op = share of busy samples × ${fmt(cpuPerOp)} µs CPU per op`) +
+      '\n',
+  );
   process.stdout.write(`self time by package/area:\n${top(byArea, 20)}\n`);
   process.stdout.write(`self time by function:\n${top(byFn, 30)}\n`);
 }
@@ -153,6 +174,77 @@ async function cpuConnect(): Promise<void> {
   summariseCpu(newest('.cpuprofile'));
 }
 
+const PROF_HOOK = fileURLToPath(new URL('./lib/prof-hook.mjs', import.meta.url));
+
+/** A server whose profiler starts and stops on signals (`lib/prof-hook.mjs`). */
+async function signalled(file: string) {
+  return startSsepush({
+    nodeArgs: ['--import', PROF_HOOK],
+    env: {
+      BENCH_PROFILE_OUT: file,
+      ...(process.env.SSEPUSH_PRETENURING ? { SSEPUSH_PRETENURING: '1' } : {}),
+    },
+  });
+}
+
+/** Profiles `round` only; prints the server's CPU (`/proc`) per op over it, for scale. */
+async function profiled(pid: number, file: string, ops: number, round: () => Promise<void>): Promise<number> {
+  process.kill(pid, 'SIGTTIN');
+  await sleep(300);
+  const cpu0 = cpuMicros(pid);
+  await round();
+  const cpu = cpuMicros(pid) - cpu0;
+  process.kill(pid, 'SIGTTOU');
+  process.stdout.write(
+    `server CPU (/proc utime+stime) over the profiled round: ${fmt(cpu / ops)} µs per op\n`,
+  );
+  for (let i = 0; i < 100 && !existsSync(file); i++) await sleep(100);
+  return cpu / ops;
+}
+
+/** Warm single pushes at N idle streams: 10,000 discarded, then 20,000 profiled. */
+async function warmPush(): Promise<void> {
+  const file = `${DIR}/warm-push.cpuprofile`;
+  const t = await signalled(file);
+  const pool = ClientPool.start(N);
+  const pushes = 20_000;
+  let cpuPerOp = 0;
+  try {
+    await openIdle(t, pool, N);
+    await unicast(t, pool, { uids: N, pushes: 10_000, lanes: 16, batch: 1, kind: 'x' });
+    cpuPerOp = await profiled(t.pid, file, pushes, async () => {
+      await unicast(t, pool, { uids: N, pushes, lanes: 16, batch: 1, kind: 'u' });
+    });
+  } finally {
+    await pool.close();
+    await t.stop();
+  }
+  summariseCpu(file, cpuPerOp);
+}
+
+/** New connections at N idle streams: 2,000 warm-up ones opened and closed, then 2,000 profiled. */
+async function warmConnectProfile(): Promise<void> {
+  const file = `${DIR}/warm-connect.cpuprofile`;
+  const t = await signalled(file);
+  const pool = ClientPool.start(N);
+  const extra = ClientPool.start(2000, 1, 111);
+  let cpuPerOp = 0;
+  try {
+    await openIdle(t, pool, N);
+    await warmConnect(t, 2000);
+    cpuPerOp = await profiled(t.pid, file, 2000, async () => {
+      const conns = Array.from({ length: 2000 }, (_, i) => ({ uid: `p${i}`, path: t.subPath(`p${i}`) }));
+      await extra.open(t.port, conns);
+      await sleep(500);
+    });
+  } finally {
+    await extra.close();
+    await pool.close();
+    await t.stop();
+  }
+  summariseCpu(file, cpuPerOp);
+}
+
 async function heap(): Promise<void> {
   const t = await startSsepush({ nodeArgs: ['--heapsnapshot-signal=SIGHUP'], cwd: DIR });
   const pool = ClientPool.start(N);
@@ -177,6 +269,8 @@ async function main(): Promise<void> {
   if (what === 'heap' || what === 'both') await heap();
   if (what === 'push') await cpuPush();
   if (what === 'connect') await cpuConnect();
+  if (what === 'warm-push') await warmPush();
+  if (what === 'warm-connect') await warmConnectProfile();
 }
 
 main().then(

@@ -47,10 +47,16 @@ export interface Collected {
 }
 
 export class ClientPool {
-  private constructor(private readonly workers: Worker[]) {}
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly firstHost: number,
+  ) {}
 
-  /** Forks enough load clients for `conns` subscriptions (at least `min`). */
-  static start(conns: number, min = 1): ClientPool {
+  /**
+   * Forks enough load clients for `conns` subscriptions (at least `min`). Client `i` connects
+   * from `SOURCE_NET.<firstHost + i>`: a second pool (a warm-up batch) gets its own addresses.
+   */
+  static start(conns: number, min = 1, firstHost = 1): ClientPool {
     const n = Math.max(min, Math.ceil(conns / MAX_PER_WORKER));
     const workers = Array.from(
       { length: n },
@@ -62,7 +68,7 @@ export class ClientPool {
           }),
         ),
     );
-    return new ClientPool(workers);
+    return new ClientPool(workers, firstHost);
   }
 
   get size(): number {
@@ -78,7 +84,7 @@ export class ClientPool {
           type: 'open',
           host: '127.0.0.1',
           port,
-          localAddress: `${SOURCE_NET}.${i + 1}`,
+          localAddress: `${SOURCE_NET}.${this.firstHost + i}`,
           conns: conns.slice(i * per, (i + 1) * per),
           concurrency: Math.max(1, Math.ceil(concurrency / this.workers.length)),
           timeoutMs,

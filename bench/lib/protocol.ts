@@ -9,7 +9,8 @@ export interface ConnSpec {
 /**
  * Benchmark payloads are `{"k":<kind>,"n":<number>}` in both servers, so the clients can tell
  * messages apart without knowing either server's id format. Kinds: `b` broadcast, `u` unicast,
- * `s` storm broadcast, `t` storm unicast, `w` warm-up.
+ * `s` storm broadcast, `t` storm unicast, `w` pre-storm marker; warm-up rounds, discarded or
+ * reported apart: `c` broadcast, `x` unicast, `y` batch.
  */
 export interface Payload {
   readonly k: string;

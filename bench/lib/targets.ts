@@ -1,10 +1,11 @@
 /**
  * The servers under test, behind one interface: ssepush (the compiled `src/`, run as a child
- * process like `npm start` does) and Nchan (nginx with the module, one worker, `bench/nchan.conf`).
- * Both listen on 127.0.0.1 only and are stopped by the PID we started.
+ * process like `npm start` does), Nchan (nginx with the module, one worker, `bench/nchan.conf`)
+ * and the floor (bare `node:http` doing the same work, `floor-server.mjs`). All listen on
+ * 127.0.0.1 only and are stopped by the PID we started.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ import type { Payload } from './protocol.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OUT = `${ROOT}bench/out`;
 const GC_HOOK = fileURLToPath(new URL('./gc-hook.mjs', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
 const SECRET = 'bench-secret-not-for-production-0123456789';
 
 /** One push: to a uid, or to everyone when `to` is undefined. */
@@ -24,7 +26,8 @@ export interface Push {
 }
 
 export interface Target {
-  readonly name: 'ssepush' | 'nchan';
+  /** `ssepush`, `nchan`, `floor`, or a variant's label (e.g. `ssepush-pretenuring`). */
+  readonly name: string;
   /** The process that holds the connections (node itself; nginx's single worker). */
   readonly pid: number;
   readonly port: number;
@@ -34,6 +37,8 @@ export interface Target {
   /** Publishes several messages in one request when the server can, else one request each. */
   pushBatch(ps: readonly Push[]): Promise<void>;
   readonly batches: boolean;
+  /** Keeps history and resumes from `Last-Event-ID` (the floor does not: no reconnect storm). */
+  readonly replays: boolean;
   /** Open SSE connections as the server counts them. */
   connections(): Promise<number>;
   /** Used JS heap in bytes (ssepush only). */
@@ -116,8 +121,21 @@ async function stopProcess(p: ChildProcess, signal: NodeJS.Signals): Promise<voi
   }
 }
 
+/**
+ * Waits until `path` answers 200; on failure stops the child (it would outlive the benchmark).
+ * 60 s: on a machine shared with test suites a start can take far longer than on a quiet one.
+ */
 async function waitReady(port: number, path: string, p: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
+  try {
+    await pollReady(port, path, p);
+  } catch (err) {
+    await stopProcess(p, 'SIGKILL');
+    throw err;
+  }
+}
+
+async function pollReady(port: number, path: string, p: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (p.exitCode !== null) throw new Error(`server exited with code ${p.exitCode}`);
     try {
@@ -157,17 +175,27 @@ export interface SsepushOptions {
   readonly nodeArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly cwd?: string;
+  /** The label in tables (default `ssepush`). */
+  readonly name?: string;
+  /** A file for the server's stdout (e.g. `--trace-gc-nvp` output); default: inherited. */
+  readonly stdoutFile?: string;
+}
+
+/** The child's stdout: inherited, or a file opened for it (closed here once the child has it). */
+function stdoutOf(file: string | undefined): 'inherit' | number {
+  return file === undefined ? 'inherit' : openSync(file, 'w');
 }
 
 export async function startSsepush(opts: SsepushOptions = {}): Promise<Target> {
   buildSsepush();
   const port = await freePort();
+  const out = stdoutOf(opts.stdoutFile);
   const proc = spawn(
     process.execPath,
     [...(opts.nodeArgs ?? []), '--expose-gc', '--import', GC_HOOK, `${BUILD}/main.js`],
     {
       cwd: opts.cwd ?? ROOT,
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', out, 'inherit'],
       env: {
         PATH: process.env.PATH ?? '',
         NODE_ENV: 'production',
@@ -180,6 +208,7 @@ export async function startSsepush(opts: SsepushOptions = {}): Promise<Target> {
       },
     },
   );
+  if (typeof out === 'number') closeSync(out);
   await waitReady(port, '/healthz', proc);
   const pid = proc.pid!;
   const pub = `Bearer ${jwt.sign({ scope: 'push' }, SECRET, { algorithm: 'HS256', expiresIn: 7200 })}`;
@@ -194,10 +223,11 @@ export async function startSsepush(opts: SsepushOptions = {}): Promise<Target> {
     return m ? Number(m[1]) : undefined;
   };
   return {
-    name: 'ssepush',
+    name: opts.name ?? 'ssepush',
     pid,
     port,
     batches: true,
+    replays: true,
     subPath: (uid) =>
       `/events?token=${jwt.sign({ sub: uid }, SECRET, { algorithm: 'HS256', expiresIn: 7200 })}`,
     push: async (p) => check(await http(port, 'POST', '/push', JSON.stringify(body(p)), headers)),
@@ -244,6 +274,7 @@ export async function startNchan(): Promise<Target> {
     pid: worker,
     port,
     batches: false,
+    replays: true,
     subPath: (uid) => `/sub?uid=${uid}`,
     push: pushOne,
     pushBatch: async (ps) => {
@@ -259,5 +290,58 @@ export async function startNchan(): Promise<Target> {
       await stopProcess(proc, 'SIGTERM');
       rmSync(prefix, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The floor: bare `node:http` (`floor-server.mjs`) run like ssepush (same node flags, GC hook,
+ * `SSEPUSH_PRETENURING` setting), answering the same requests with the least work.
+ */
+export async function startFloor(opts: SsepushOptions = {}): Promise<Target> {
+  const port = await freePort();
+  const out = stdoutOf(opts.stdoutFile);
+  const proc = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--expose-gc', '--import', GC_HOOK, FLOOR],
+    {
+      cwd: opts.cwd ?? ROOT,
+      stdio: ['ignore', out, 'inherit'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ...opts.env,
+      },
+    },
+  );
+  if (typeof out === 'number') closeSync(out);
+  await waitReady(port, '/healthz', proc);
+  const pid = proc.pid!;
+  // The same request bytes as ssepush's: a publisher token in the header, a token in the URL.
+  const pub = `Bearer ${jwt.sign({ scope: 'push' }, SECRET, { algorithm: 'HS256', expiresIn: 7200 })}`;
+  const headers = { 'content-type': 'application/json', authorization: pub };
+  const body = (p: Push) => (p.to === undefined ? { data: p.data } : { to: p.to, data: p.data });
+  const check = (r: { status: number; body: string }) => {
+    if (r.status !== 200) throw new Error(`floor push: ${r.status} ${r.body.slice(0, 200)}`);
+  };
+  const number = async (path: string) => Number((await http(port, 'GET', path)).body);
+  return {
+    name: opts.name ?? 'floor',
+    pid,
+    port,
+    batches: true,
+    replays: false,
+    subPath: (uid) =>
+      `/events?uid=${uid}&token=${jwt.sign({ sub: uid }, SECRET, { algorithm: 'HS256', expiresIn: 7200 })}`,
+    push: async (p) => check(await http(port, 'POST', '/push', JSON.stringify(body(p)), headers)),
+    pushBatch: async (ps) => check(await http(port, 'POST', '/push', JSON.stringify(ps.map(body)), headers)),
+    connections: () => number('/count'),
+    heapUsed: () => number('/heap'),
+    gc: async () => {
+      process.kill(pid, 'SIGUSR2');
+      await sleep(300);
+    },
+    stop: () => stopProcess(proc, 'SIGTERM'),
   };
 }

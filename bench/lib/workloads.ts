@@ -3,7 +3,7 @@
  * fan-out, unicast and batch pushes, and a reconnect storm. Each returns plain numbers.
  */
 import { cpuMicros, now, rssBytes, type Spread, sleep, spread } from './measure.js';
-import type { ClientPool, Collected } from './pool.js';
+import { ClientPool, type Collected } from './pool.js';
 import type { Push, Target } from './targets.js';
 
 export const uidOf = (i: number) => `u${i}`;
@@ -55,6 +55,41 @@ export async function openIdle(t: Target, pool: ClientPool, n: number): Promise<
   };
 }
 
+export interface WarmConnectResult {
+  conns: number;
+  held: number;
+  /** Server CPU per connection of this first batch: what a cold process pays. */
+  cpuUsPerConnect: number;
+}
+
+/**
+ * A warm-up batch: opens `n` subscriptions from a pool of its own (uids `w<i>`, so the measured
+ * batch's tokens are still uncached afterwards, and source addresses 127.0.5.101+), reports
+ * their CPU per connection (the cold cost), then closes them all (TCP reset) and waits until the
+ * server has let them go, so the measured connections start from a warm but empty server.
+ */
+export async function warmConnect(t: Target, n: number): Promise<WarmConnectResult> {
+  const before = await t.connections();
+  const pool = ClientPool.start(n, 1, 101);
+  try {
+    const conns = Array.from({ length: n }, (_, i) => ({ uid: `w${i}`, path: t.subPath(`w${i}`) }));
+    const cpu0 = cpuMicros(t.pid);
+    const opened = await pool.open(t.port, conns);
+    const deadline = Date.now() + 10_000;
+    let held = (await t.connections()) - before;
+    while (held < opened.ok && Date.now() < deadline) {
+      await sleep(100);
+      held = (await t.connections()) - before;
+    }
+    const cpuUsPerConnect = (cpuMicros(t.pid) - cpu0) / n;
+    return { conns: n, held, cpuUsPerConnect };
+  } finally {
+    await pool.close();
+    const deadline = Date.now() + 10_000;
+    while ((await t.connections()) > before && Date.now() < deadline) await sleep(100);
+  }
+}
+
 /** Polls the load clients until `expected` receipts of `keys` arrived or `timeoutMs` passed. */
 async function gather(
   pool: ClientPool,
@@ -94,6 +129,7 @@ export async function broadcast(
   pool: ClientPool,
   n: number,
   rounds: number,
+  kind = 'b',
 ): Promise<BroadcastResult> {
   const out: Spread[] = [];
   let missing = 0;
@@ -101,9 +137,9 @@ export async function broadcast(
   await sleep(200);
   const cpu0 = cpuMicros(t.pid);
   for (let r = 0; r < rounds; r++) {
-    const key = `b:${r}`;
+    const key = `${kind}:${r}`;
     const t0 = now();
-    await t.push({ data: { k: 'b', n: r } });
+    await t.push({ data: { k: kind, n: r } });
     const c = await gather(pool, [key], n, 15_000);
     const times = c.recv.get(key) ?? [];
     delivered += times.length;
