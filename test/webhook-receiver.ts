@@ -4,7 +4,7 @@
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyWebhook, type WebhookEvent } from '../src/webhook-signature.js';
+import { verifyWebhook, type WebhookEvent } from '../clients/node/webhook.js';
 
 export const WEBHOOK_SECRET = 'webhook-secret-for-tests-0123';
 

@@ -6,6 +6,13 @@
  */
 import { createHmac } from 'node:crypto';
 
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  verifyWebhook,
+  type WebhookEvent,
+  WebhookVerifyError,
+} from './webhook.js';
+
 /** A uid or group name; a non-negative integer means its decimal string. */
 export type Name = string | number;
 

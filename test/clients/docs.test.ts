@@ -26,6 +26,7 @@ function calls(code: string, re: RegExp): string[] {
 // The edge's files (routes, body reader, error answers) and the core files that name settings.
 const srcText = [
   'config.ts',
+  'webhook-config.ts',
   'errors.ts',
   'auth.ts',
   ...readdirSync(`${ROOT}src/http`).map((f) => `http/${f}`),

@@ -5,9 +5,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyWebhook, type WebhookEvent } from '../../clients/node/webhook.js';
 import { MemoryWebhookQueue } from '../../src/webhook-queue-memory.js';
 import { WebhookSender } from '../../src/webhook-sender.js';
-import { verifyWebhook, type WebhookEvent } from '../../src/webhook-signature.js';
 
 const SECRET = 'receiver-secret';
 

@@ -1,11 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook, WebhookVerifyError } from '../../src/webhook-signature.js';
+import { verifyWebhook, WebhookVerifyError } from '../../clients/node/webhook.js';
+import { signWebhook } from '../../src/webhook-signature.js';
 
 const secret = 'whsec-test';
 const body = JSON.stringify({ events: [{ id: 'e1', type: 'online', uid: '42', time: 1 }] });
 
-describe('webhook signatures', () => {
+describe('webhook signatures (server signer, Node SDK verifier)', () => {
   it('signs "<t>.<body>" with HMAC-SHA256 in lowercase hex, as the contract says', () => {
     const expected = createHmac('sha256', secret).update(`1700000000.${body}`).digest('hex');
     expect(signWebhook(body, secret, 1_700_000_000)).toBe(`t=1700000000,v1=${expected}`);
