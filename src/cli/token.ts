@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config.js';
  * Mints tokens with the server's configuration (same JWT_SECRET, issuer and audience):
  *   npm run token -- --sub 42 --groups a,b --ttl 3600
  *   npm run token -- --push
+ *   npm run token -- --push --control
  */
 function run(): void {
   const { values } = parseArgs({
@@ -14,12 +15,14 @@ function run(): void {
       groups: { type: 'string' },
       ttl: { type: 'string' },
       push: { type: 'boolean', default: false },
+      control: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help || (!values.push && !values.sub)) {
+  const publisher = values.push || values.control;
+  if (values.help || (!publisher && !values.sub)) {
     process.stdout.write(
-      'usage: npm run token -- --sub <uid> [--groups a,b] [--ttl seconds] | --push [--ttl s]\n',
+      'usage: npm run token -- --sub <uid> [--groups a,b] [--ttl seconds] | [--push] [--control] [--ttl s]\n',
     );
     process.exit(values.help ? 0 : 2);
   }
@@ -37,7 +40,7 @@ function run(): void {
         .filter(Boolean)
     : [];
   const token = mintToken(config, {
-    ...(values.push ? { push: true } : { sub: values.sub, groups }),
+    ...(publisher ? { push: values.push, control: values.control } : { sub: values.sub, groups }),
     ...(ttl ? { ttlSec: ttl } : {}),
   });
   process.stdout.write(`${token}\n`);
