@@ -70,10 +70,10 @@ export class RedisRevocations implements Revocations {
       if (cmd.op !== 'revoke') return;
       for (const u of cmd.uids) this.table.set(u, cmd.at);
     });
+    // Revocations sent while the channel was down are missed: connects wait (503) for a reload.
     opts.control.onGap(() => {
-      this.load().catch((err: unknown) =>
-        opts.log?.warn({ err: redisErrorLog(err) }, 'revocations reload failed'),
-      );
+      this.loaded = false;
+      void this.reload();
     });
     this.sweeper = setInterval(() => this.table.sweep(nowSec()), REVOCATION_SWEEP_MS);
     this.sweeper.unref();
@@ -95,6 +95,17 @@ export class RedisRevocations implements Revocations {
     }
     for (let i = 0; i + 1 < r.length; i += 2) this.table.set(r[i]!, Number(r[i + 1]));
     this.loaded = true;
+  }
+
+  /** Loads until it succeeds (or the store closes), a second apart. */
+  private async reload(): Promise<void> {
+    while (!this.closed && !this.loaded) {
+      try {
+        await this.load();
+      } catch {
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
   }
 
   async revoke(uids: readonly string[], atSec: number): Promise<void> {

@@ -132,6 +132,12 @@ export class StreamSession extends Member {
 
   disconnect(reason: string, reconnect: boolean): void {
     if (this.closed) return;
+    // The frame and the response's last chunk leave in one write (a kick ends thousands at once).
+    const tick = currentTick();
+    if (this.corkTick !== tick) {
+      this.corkTick = tick;
+      corkUntilTickEnd(this.sink);
+    }
     this.write(disconnectFrame(reason, reconnect));
     this.end('disconnected');
   }
