@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type Control, type ControlCommand, type ControlListener, parseCommand } from './control.js';
 import { closedError, unavailable } from './errors.js';
 import type { Logger } from './logger.js';
@@ -8,10 +8,10 @@ import { redisErrorLog } from './redis-log.js';
 export const controlChannel = (prefix: string) => `${prefix}ctl`;
 
 export interface RedisControlOptions {
-  /** Connected command client: publishes. */
-  readonly pub: Redis;
+  /** Connected command client: publishes. A plain Redis or a cluster-mode one. */
+  readonly pub: Redis | Cluster;
   /** The subscriber client (shared with the broker's fan-out channel; it never publishes). */
-  readonly sub: Redis;
+  readonly sub: Redis | Cluster;
   readonly prefix: string;
   readonly log?: Logger | undefined;
 }

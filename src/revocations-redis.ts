@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
 import type { Control } from './control.js';
 import { controlChannel } from './control-redis.js';
 import { closedError, unavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { redisErrorLog } from './redis-log.js';
-import { Script } from './redis-scripts.js';
 import {
   nowSec,
   REVOCATION_SWEEP_MS,
@@ -15,34 +15,48 @@ import {
 } from './revocations.js';
 
 /**
- * ARGV: key, channel, nowSec, ttlSec, max, command JSON, uid_1..uid_n (distinct). Forgets
+ * KEYS[1]: the sorted set. ARGV: channel, nowSec, ttlSec, max, command JSON, uid_1..uid_n
+ * (distinct). Its one key is declared, so it runs on cluster-mode Redis too. Forgets
  * expired entries, refuses (0) when the new uids would pass `max`, else records `now` for each
  * uid (a later revocation held wins), keeps the key TTL after its newest entry, and publishes the
  * command on the control channel in the same step, so no node can see one without the other.
  */
 const REVOKE_LUA = `
-local key = ARGV[1]
-local now = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local max = tonumber(ARGV[5])
+local key = KEYS[1]
+local now = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local max = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - ttl)
 local fresh = 0
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   if not redis.call('ZSCORE', key, ARGV[i]) then fresh = fresh + 1 end
 end
 if redis.call('ZCARD', key) + fresh > max then return 0 end
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   local old = redis.call('ZSCORE', key, ARGV[i])
   if not old or tonumber(old) < now then redis.call('ZADD', key, now, ARGV[i]) end
 end
 redis.call('EXPIRE', key, ttl)
-redis.call('PUBLISH', ARGV[2], ARGV[6])
+redis.call('PUBLISH', ARGV[1], ARGV[5])
 return 1
 `;
-const revokeScript = new Script(REVOKE_LUA);
+const REVOKE_SHA = createHash('sha1').update(REVOKE_LUA).digest('hex');
+
+/** A plain Redis or a cluster-mode one: both take these commands. */
+export type RedisCommands = Redis | Cluster;
+
+/** Runs the revoke script by SHA, loading it when Redis does not know it (restart, flush). */
+async function runRevoke(client: RedisCommands, key: string, args: (string | number)[]): Promise<unknown> {
+  try {
+    return await client.call('EVALSHA', [REVOKE_SHA, 1, key, ...args]);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.call('EVAL', [REVOKE_LUA, 1, key, ...args]);
+  }
+}
 
 export interface RedisRevocationsOptions extends RevocationOptions {
-  readonly client: Redis;
+  readonly client: RedisCommands;
   /** The Redis control channel: revocations of other nodes arrive on it. */
   readonly control: Control;
   readonly prefix: string;
@@ -115,8 +129,7 @@ export class RedisRevocations implements Revocations {
     const { ttlSec, max, prefix } = this.opts;
     let ok: unknown;
     try {
-      ok = await revokeScript.run(this.opts.client, [
-        this.key,
+      ok = await runRevoke(this.opts.client, this.key, [
         controlChannel(prefix),
         atSec,
         ttlSec,
