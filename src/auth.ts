@@ -11,7 +11,15 @@ export interface Subscriber {
   readonly groups: readonly string[];
   /** When the token stops being accepted (exp + clock tolerance), ms since the epoch; `undefined` without exp. */
   readonly expiresAt: number | undefined;
+  /** The token's `iat` (seconds since the epoch), checked against revocations; `undefined` without one. */
+  readonly issuedAt?: number | undefined;
 }
+
+/** What a publisher token may do: `push` publishes, `control` kicks and revokes; both read presence. */
+export type Scope = 'push' | 'control';
+
+/** Scopes that make a token a publisher token, never a subscriber one. */
+const PUBLISHER_SCOPES: readonly Scope[] = ['push', 'control'];
 
 /** Verified tokens kept to skip signature checks on hot paths (bounded, and never past `exp`). */
 const CACHE_MAX = 10_000;
@@ -25,8 +33,9 @@ function scopes(payload: JwtPayload): string[] {
 
 /**
  * Verifies subscriber and publisher tokens against the configured keys and allowlisted
- * algorithms. Subscriber tokens need `sub`; publisher tokens need `push` in `scope`, and a
- * publisher token is not accepted as a subscriber token (nor the reverse).
+ * algorithms. Subscriber tokens need `sub`; publisher tokens need `push` (publish) or `control`
+ * (kick, revoke) in `scope`, and a publisher token is not accepted as a subscriber token (nor
+ * the reverse).
  */
 /**
  * The key as jsonwebtoken derives it (a PEM public key, else the HMAC secret's bytes), built once.
@@ -43,7 +52,7 @@ function keyObject(key: string): KeyObject {
 
 export class Auth {
   private readonly subscribers = new LRUCache<string, Subscriber>({ max: CACHE_MAX, ttlAutopurge: false });
-  private readonly publishers = new LRUCache<string, true>({ max: 1000 });
+  private readonly publishers = new LRUCache<string, Scope[]>({ max: 1000 });
 
   private readonly subscriberKey: KeyObject;
   private readonly publisherKey: KeyObject;
@@ -102,7 +111,8 @@ export class Auth {
     const cached = this.subscribers.get(token);
     if (cached) return cached;
     const payload = this.verify(token, this.subscriberKey);
-    if (scopes(payload).includes('push')) {
+    const own = scopes(payload);
+    if (PUBLISHER_SCOPES.some((s) => own.includes(s))) {
       throw forbidden('a publisher token cannot subscribe', 'wrong_token_type');
     }
     const uid = normalizeName(payload.sub);
@@ -122,23 +132,32 @@ export class Auth {
     // (ending it earlier would make the client reconnect with a token we still accept, in a loop).
     const expiresAt =
       typeof payload.exp === 'number' ? (payload.exp + this.config.jwtClockToleranceSec) * 1000 : undefined;
-    const sub: Subscriber = Object.freeze({ uid, groups: Object.freeze(groups), expiresAt });
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : undefined;
+    const sub: Subscriber = Object.freeze({ uid, groups: Object.freeze(groups), expiresAt, issuedAt });
     this.cache(this.subscribers, token, sub, expiresAt);
     return sub;
   }
 
-  /** Verifies a publisher token (`scope` must contain `push`); throws 401/403 errors. */
-  publisher(token: string): void {
-    if (this.publishers.get(token)) return;
-    const payload = this.verify(token, this.publisherKey);
-    if (!scopes(payload).includes('push'))
-      throw forbidden('token lacks the "push" scope', 'insufficient_scope');
-    this.cache(
-      this.publishers,
-      token,
-      true,
-      typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-    );
+  /**
+   * Verifies a publisher token whose `scope` holds one of `accept` (default `push`); throws 401
+   * for a bad token, 403 `insufficient_scope` for a good one without the scope.
+   */
+  publisher(token: string, accept: readonly Scope[] = ['push']): void {
+    let own = this.publishers.get(token);
+    if (!own) {
+      const payload = this.verify(token, this.publisherKey);
+      own = scopes(payload).filter((s): s is Scope => (PUBLISHER_SCOPES as readonly string[]).includes(s));
+      this.cache(
+        this.publishers,
+        token,
+        own,
+        typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+      );
+    }
+    if (!accept.some((s) => own.includes(s))) {
+      const names = accept.map((s) => `"${s}"`).join(' or ');
+      throw forbidden(`token lacks the ${names} scope`, 'insufficient_scope');
+    }
   }
 
   private cache<V extends {}>(
@@ -158,6 +177,8 @@ export interface MintOptions {
   sub?: string;
   groups?: string[];
   push?: boolean;
+  /** Adds the `control` scope (kick, revoke); with `push` the token does both. */
+  control?: boolean;
   ttlSec?: number;
 }
 
@@ -169,8 +190,9 @@ export function mintToken(config: Config, opts: MintOptions): string {
   const payload: Record<string, unknown> = {};
   if (opts.sub !== undefined) payload.sub = opts.sub;
   if (opts.groups && opts.groups.length > 0) payload.groups = opts.groups;
-  if (opts.push) payload.scope = 'push';
-  const key = opts.push ? config.publisherKey : config.jwtKey;
+  const scope = [...(opts.push ? ['push'] : []), ...(opts.control ? ['control'] : [])];
+  if (scope.length > 0) payload.scope = scope.join(' ');
+  const key = scope.length > 0 ? config.publisherKey : config.jwtKey;
   return jwt.sign(payload, key, {
     algorithm: config.jwtAlgorithms[0],
     ...(opts.ttlSec ? { expiresIn: opts.ttlSec } : {}),

@@ -9,7 +9,7 @@ import {
 import { closedError } from './errors.js';
 import { History, type HistoryOptions } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
-import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
+import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
 
 /** How often expired history is swept, at most. */
 export const DEFAULT_SWEEP_MS = 60_000;
@@ -68,13 +68,9 @@ export class MemoryBroker implements Broker {
     if (pos.seq > this.seq) return { complete: false, messages: [], position, reason: 'unknown_id' };
     const r = this.history.replay(streams, pos.seq, replayLimit(opts));
     if (!r.complete) return { ...r, position, reason: 'history_lost' };
-    if (!r.more) return { complete: true, messages: r.messages, position };
-    return {
-      complete: true,
-      messages: r.messages,
-      position: r.messages[r.messages.length - 1]!.id,
-      more: true,
-    };
+    const messages = visibleTo(r.messages, opts?.reader);
+    if (!r.more) return { complete: true, messages, position };
+    return { complete: true, messages, position: r.messages[r.messages.length - 1]!.id, more: true };
   }
 
   async position(): Promise<string> {

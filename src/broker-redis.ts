@@ -7,16 +7,18 @@ import {
   replayLimit,
 } from './broker.js';
 import type { Config } from './config.js';
+import { RedisControl } from './control-redis.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
 import { formatId, newEpoch, parseId } from './ids.js';
 import type { Logger } from './logger.js';
-import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
+import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
 import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
 import { createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
+import { RedisRevocations } from './revocations-redis.js';
 import type { WebhookConfig } from './webhook-config.js';
 import { RedisWebhookQueue } from './webhook-queue-redis.js';
 import type { WebhookSource } from './webhooks.js';
@@ -64,6 +66,10 @@ export interface RedisBrokerOptions {
   readonly waitReplicas?: number;
   /** Milliseconds a publish waits for them before it answers 503 (REDIS_WAIT_TIMEOUT_MS). */
   readonly waitTimeoutMs?: number;
+  /** Seconds a revocation lasts (REVOKE_TTL_SECONDS); default 86400. */
+  readonly revokeTtlSec?: number;
+  /** Uids holding a revocation at once (MAX_REVOCATIONS); default 100000. */
+  readonly maxRevocations?: number;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
   readonly log?: Logger;
@@ -82,6 +88,9 @@ export interface RedisBrokerOptions {
  */
 export class RedisBroker implements Broker {
   readonly presence: RedisPresence;
+  /** `POST /disconnect` to every node, on the `<prefix>ctl` channel. */
+  readonly control: RedisControl;
+  readonly revocations: RedisRevocations;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
   private readonly prefix: string;
@@ -129,10 +138,22 @@ export class RedisBroker implements Broker {
       log: opts.log,
       webhook: opts.webhook && { graceMs: opts.webhook.offlineGraceMs, queueMax: opts.webhook.queueMax },
     });
+    this.control = new RedisControl({ pub: this.pub, sub: this.sub, prefix: this.prefix, log: opts.log });
+    this.revocations = new RedisRevocations({
+      client: this.pub,
+      control: this.control,
+      prefix: this.prefix,
+      ttlSec: opts.revokeTtlSec ?? 86_400,
+      max: opts.maxRevocations ?? 100_000,
+      log: opts.log,
+    });
     if (this.sub.status === 'ready') void this.resubscribe();
   }
 
-  /** Resolves once the channel subscription is in place (the broker is healthy from then on). */
+  /**
+   * Resolves once the channel subscriptions are in place (the broker is healthy from then on) and
+   * the live revocations are loaded (so a restarted node refuses revoked tokens from the start).
+   */
   async ready(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.healthy) {
@@ -140,6 +161,8 @@ export class RedisBroker implements Broker {
       if (Date.now() > deadline) throw unavailable('redis is not reachable', 'backend_unavailable');
       await new Promise((r) => setTimeout(r, 20));
     }
+    await this.control.ready(Math.max(0, deadline - Date.now()));
+    await this.revocations.load();
   }
 
   get healthy(): boolean {
@@ -224,9 +247,10 @@ export class RedisBroker implements Broker {
       return { complete: false, messages: [], position, reason: status };
     const parts: Message[][] = [];
     for (let i = 3; i < r.length; i++) parts.push([parseRecord(epoch, r[i]!)]);
-    const messages = mergeBySeq(parts);
+    const all = mergeBySeq(parts);
+    const messages = visibleTo(all, opts?.reader);
     if (status === 'ok') return { complete: true, messages, position };
-    return { complete: true, messages, position: messages[messages.length - 1]!.id, more: true };
+    return { complete: true, messages, position: all[all.length - 1]!.id, more: true };
   }
 
   async position(): Promise<string> {
@@ -256,6 +280,8 @@ export class RedisBroker implements Broker {
     this.sub.off('ready', this.onSubReady);
     this.sub.off('close', this.onSubClose);
     await this.presence.close();
+    await this.revocations.close();
+    await this.control.close();
     if (this.opts.ownsClients) {
       await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
       this.pub.disconnect();
@@ -361,15 +387,22 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** The stored form of a message minus seq and time: a header line, then the data JSON. */
+/**
+ * The stored form of a message minus seq and time: a header line, then the data JSON. The header
+ * names the event (`e`), uids (`o`), groups (`g`) and, only when there are any, excluded uids
+ * (`x`): records written before `exclude` existed have no `x` and read as excluding no one.
+ */
 function payloadOf(input: PublishInput): string {
-  return `${JSON.stringify({ e: input.event, o: input.to, g: input.groups })}\n${input.data}`;
+  const h: Header = { e: input.event, o: input.to, g: input.groups };
+  if (input.exclude && input.exclude.length > 0) h.x = input.exclude;
+  return `${JSON.stringify(h)}\n${input.data}`;
 }
 
 interface Header {
   e: string;
-  o: string[];
-  g: string[];
+  o: readonly string[];
+  g: readonly string[];
+  x?: readonly string[];
 }
 
 /** Parses `<seq> <timeMs> <header>\n<data>` back into a message (its SSE frame built once). */
@@ -381,7 +414,13 @@ export function parseRecord(epoch: string, rec: string): Message {
   const seq = Number(rec.slice(0, a));
   const time = Number(rec.slice(a + 1, b));
   const h = JSON.parse(rec.slice(b + 1, nl)) as Header;
-  const input: PublishInput = { event: h.e, to: h.o, groups: h.g, data: rec.slice(nl + 1) };
+  const input: PublishInput = {
+    event: h.e,
+    to: h.o,
+    groups: h.g,
+    ...(h.x ? { exclude: h.x } : {}),
+    data: rec.slice(nl + 1),
+  };
   return createMessage(input, { epoch, seq }, time);
 }
 
@@ -404,6 +443,8 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     size: config.historySize,
     ttlMs: config.historyTtlMs,
     maxStreams: config.maxStreams,
+    revokeTtlSec: config.revokeTtlSec,
+    maxRevocations: config.maxRevocations,
     ownsClients: true,
     waitReplicas: wait,
     waitTimeoutMs: config.redis?.waitTimeoutMs ?? 1000,

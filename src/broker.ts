@@ -1,5 +1,7 @@
+import type { Control } from './control.js';
 import type { Message, PublishInput } from './message.js';
 import type { Presence } from './presence.js';
+import type { Revocations } from './revocations.js';
 
 /** The outcome of a replay request; an expected outcome, so a value, not an exception. */
 export interface BrokerReplay {
@@ -29,6 +31,12 @@ export interface ReplayOptions {
    * by it: each stream is read for at most `limit + 1` messages after the resume id.
    */
   readonly limit?: number;
+  /**
+   * The uid reading: messages whose `exclude` names it are left out of `messages`. They still
+   * count towards `limit` and `position`, so a page of a paged replay may hold fewer messages
+   * than `limit` (even none) and still say `more`.
+   */
+  readonly reader?: string;
 }
 
 /** The limit of a replay call: a positive integer, or 0 for none. */
@@ -80,10 +88,15 @@ export interface Broker {
 
 /**
  * Optional abilities of a cluster broker (Redis), found by shape so the hub needs no Redis
- * import: its deployment-wide presence, and a signal that live fan-out may have missed messages.
+ * import: its deployment-wide presence, control channel and revocations, and a signal that live
+ * fan-out may have missed messages.
  */
 export interface ClusterAbilities {
   readonly presence: Presence;
+  /** Carries `POST /disconnect` to every node; absent = this node alone (memory loopback). */
+  readonly control?: Control;
+  /** Revocations every node sees; absent = this node's memory. */
+  readonly revocations?: Revocations;
   /** Called when live fan-out may have missed messages (the subscription was re-established). */
   onResync(listener: () => void): void;
 }

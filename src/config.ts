@@ -46,6 +46,16 @@ export interface Config {
   readonly maxGroupsPerToken: number;
   /** Length of a token (`MAX_TOKEN_BYTES`, default 8192). */
   readonly maxTokenBytes: number;
+  /**
+   * Seconds a revocation (`POST /disconnect` with `revoke: true`) refuses older tokens of a uid
+   * (`REVOKE_TTL_SECONDS`, default 86400): set it to the longest subscriber token lifetime.
+   */
+  readonly revokeTtlSec: number;
+  /**
+   * Uids with a live revocation kept at once (`MAX_REVOCATIONS`, default 100000); a revoke that
+   * would pass it is refused with 429 (never an older revocation silently dropped).
+   */
+  readonly maxRevocations: number;
   /** Default long-poll wait in seconds (`POLL_TIMEOUT_SECONDS`, default 25, at most 60). */
   readonly pollTimeoutSec: number;
   /** Seconds a graceful shutdown may take (`SHUTDOWN_TIMEOUT_SECONDS`, default 10). */
@@ -213,6 +223,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
     maxGroupsPerToken: int(env, 'MAX_GROUPS_PER_TOKEN', 64, 0, 10_000),
     maxTokenBytes: int(env, 'MAX_TOKEN_BYTES', 8192, 256, 1024 * 1024),
+    revokeTtlSec: int(env, 'REVOKE_TTL_SECONDS', 86_400, 1, 365 * 86_400),
+    maxRevocations: int(env, 'MAX_REVOCATIONS', 100_000, 1, 10_000_000),
     pollTimeoutSec: int(env, 'POLL_TIMEOUT_SECONDS', 25, 1, 60),
     shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     corsOrigins: Object.freeze(corsOrigins),

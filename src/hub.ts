@@ -1,7 +1,9 @@
 import type { Subscriber } from './auth.js';
 import { type Broker, clusterAbilities } from './broker.js';
 import type { Config } from './config.js';
-import { limited, unavailable } from './errors.js';
+import type { Control, ControlCommand } from './control.js';
+import { MemoryControl } from './control-memory.js';
+import { limited, unauthorized, unavailable } from './errors.js';
 import { atOrBefore, type Mark, markAt, markOf } from './ids.js';
 import type { Logger } from './logger.js';
 import type { CloseReason, Member, SessionHost } from './member.js';
@@ -11,6 +13,8 @@ import { type PollAnswer, PollSession } from './poll-session.js';
 import type { OnlineStats, Presence } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { Registry } from './registry.js';
+import { nowSec, type Revocations } from './revocations.js';
+import { MemoryRevocations } from './revocations-memory.js';
 import { type SseSink, StreamSession } from './stream-session.js';
 
 export { POLL_BATCH_MAX, type PollAnswer } from './poll-session.js';
@@ -32,6 +36,14 @@ export interface PushResult {
   readonly delivered: number;
 }
 
+/** What `POST /disconnect` asks: whose connections end, what they are told, and whether to revoke. */
+export interface DisconnectRequest {
+  readonly uids: readonly string[];
+  readonly reason: string;
+  readonly reconnect: boolean;
+  readonly revoke: boolean;
+}
+
 /**
  * Owns every live connection of this process (its registry), fans published messages out to
  * them, tells them when the backend's history was replaced, sends the shared heartbeat, ends
@@ -41,6 +53,9 @@ export interface PushResult {
 export class Hub {
   private readonly registry = new Registry<Member>();
   private readonly presence: Presence;
+  /** Carries `POST /disconnect` to every node (this one alone in memory mode). */
+  private readonly control: Control;
+  private readonly revocations: Revocations;
   private readonly host: SessionHost;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -65,6 +80,11 @@ export class Hub {
     broker.subscribe((m) => this.fanOut(m));
     const cluster = clusterAbilities(broker);
     this.presence = cluster?.presence ?? new MemoryPresence(this.registry);
+    this.control = cluster?.control ?? new MemoryControl();
+    this.revocations =
+      cluster?.revocations ??
+      new MemoryRevocations({ ttlSec: config.revokeTtlSec, max: config.maxRevocations });
+    this.control.listen((cmd) => this.apply(cmd));
     cluster?.onResync(() => this.resync());
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
@@ -100,6 +120,41 @@ export class Hub {
       this.metrics?.rejected.inc({ limit: 'per_uid' });
       throw limited(`uid already has ${perUid} connections`);
     }
+  }
+
+  /**
+   * Refuses (401 `token_revoked`) a subscriber whose token was revoked; call on every connect,
+   * after the token is verified and before anything is written.
+   */
+  checkRevoked(sub: Subscriber): void {
+    if (this.revocations.isRevoked(sub.uid, sub.issuedAt)) {
+      this.metrics?.rejected.inc({ limit: 'revoked' });
+      throw unauthorized('this token was revoked; sign a new one', 'token_revoked');
+    }
+  }
+
+  /**
+   * Ends every stream and waiting poll of `uids` on every node (`POST /disconnect`), revoking their
+   * older tokens first when asked, so a client that reconnects at once is already refused. Answers
+   * what presence knew of them at the call: uids online and their connections.
+   */
+  async disconnect(req: DisconnectRequest): Promise<{ uids: number; connections: number }> {
+    this.checkOpen();
+    const stats = await this.presence.online(req.uids);
+    let uids = 0;
+    let connections = 0;
+    for (const n of Object.values(stats.online ?? {})) {
+      if (n > 0) uids++;
+      connections += n;
+    }
+    if (req.revoke) await this.revocations.revoke(req.uids, nowSec());
+    await this.control.send({
+      op: 'disconnect',
+      uids: req.uids,
+      reason: req.reason,
+      reconnect: req.reconnect,
+    });
+    return { uids, connections };
   }
 
   /**
@@ -165,6 +220,16 @@ export class Hub {
   /** Presence on this process: distinct uids, connections, and per-uid counts when asked. */
   online(uids?: readonly string[]): OnlineStats {
     return this.registry.online(uids);
+  }
+
+  /** A control command from any node (this one included). */
+  private apply(cmd: ControlCommand): void {
+    if (cmd.op !== 'disconnect') return;
+    const members: Member[] = [];
+    this.registry.forEachAddressed({ to: cmd.uids, groups: [] }, (m) => members.push(m));
+    for (const m of members) m.disconnect(cmd.reason, cmd.reconnect);
+    if (members.length > 0)
+      this.log.info({ uids: cmd.uids.length, connections: members.length }, 'connections disconnected');
   }
 
   private checkOpen(): void {
@@ -260,6 +325,8 @@ export class Hub {
 
   async close(): Promise<void> {
     this.drain();
+    await this.control.close();
+    await this.revocations.close();
     await this.broker.close();
   }
 }

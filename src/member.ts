@@ -5,7 +5,15 @@ import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 
 /** Why a connection ended. */
-export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'resync' | 'timeout' | 'answered';
+export type CloseReason =
+  | 'client'
+  | 'slow'
+  | 'expired'
+  | 'shutdown'
+  | 'resync'
+  | 'timeout'
+  | 'answered'
+  | 'disconnected';
 
 /**
  * Most live messages queued on one connection while its replay is fetched. Past it the
@@ -29,7 +37,7 @@ export interface SessionHost {
  * it goes live its epoch is `''` and live messages wait in `pending`; going live sets the
  * position it continues from (after a replay, a reset, or the current position).
  *
- * The hub drives every member through the same five calls and never asks which kind it is.
+ * The hub drives every member through the same six calls and never asks which kind it is.
  */
 export abstract class Member implements Position {
   epoch = '';
@@ -76,6 +84,13 @@ export abstract class Member implements Position {
 
   /** Ends the member (a stream closes, a poll answers what it has). Idempotent. */
   abstract end(reason: CloseReason): void;
+
+  /**
+   * The backend ends this uid's connections (`POST /disconnect`): the client is told why and
+   * whether to reconnect (a stream's `event: disconnect`, a poll answer's `disconnect`), then the
+   * member ends. Not a message: nothing is stored, counted as delivered, or replayed.
+   */
+  abstract disconnect(reason: string, reconnect: boolean): void;
 
   /** Whether `msg` is new here: after this member's position, and of its epoch once live. */
   protected fresh(msg: Message): boolean {

@@ -5,6 +5,23 @@ import { formatId, type Mark, type Position } from './ids.js';
 export interface Targets {
   readonly to: readonly string[];
   readonly groups: readonly string[];
+  /** Uids whose connections never get the message, live or on replay (push `exclude`). */
+  readonly exclude?: readonly string[];
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Whether `t` leaves out `uid` (its `exclude` names it). */
+export function excludes(t: Targets, uid: string): boolean {
+  const x = t.exclude;
+  return x !== undefined && x.length > 0 && x.includes(uid);
+}
+
+/** The messages of a replay that `uid` may see: those whose `exclude` does not name it. */
+export function visibleTo<M extends Targets>(messages: M[], uid: string | undefined): M[] {
+  if (uid === undefined || !messages.some((m) => m.exclude !== undefined && m.exclude.length > 0))
+    return messages;
+  return messages.filter((m) => !excludes(m, uid));
 }
 
 /** A message as the publisher gives it, already validated. */
@@ -67,6 +84,8 @@ export function createMessage(input: PublishInput, at: Position | string, a: num
   return {
     to: input.to,
     groups: input.groups,
+    // Always present (a shared empty list when absent): one object shape for every message.
+    exclude: input.exclude ?? NONE,
     event: input.event,
     data: input.data,
     id,
@@ -84,5 +103,6 @@ export function pollJson(m: Message): string {
 
 /** Approximate retained bytes of a message in history (strings are UTF-16 in V8, plus the frame). */
 export function messageBytes(m: Message): number {
-  return 2 * (m.data.length * 2 + m.event.length + m.id.length) + 64 + 16 * (m.to.length + m.groups.length);
+  const names = m.to.length + m.groups.length + (m.exclude?.length ?? 0);
+  return 2 * (m.data.length * 2 + m.event.length + m.id.length) + 64 + 16 * names;
 }

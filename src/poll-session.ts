@@ -9,6 +9,8 @@ export interface PollAnswer {
   readonly messages: readonly Message[];
   readonly cursor: string;
   readonly reset?: true;
+  /** The backend ended this uid's connections (`POST /disconnect`). */
+  readonly disconnect?: { readonly reason: string; readonly reconnect: boolean };
 }
 
 /** Most messages in one long-poll answer; the client polls again at once when it got any. */
@@ -62,7 +64,7 @@ export class PollSession extends Member {
       return;
     }
     this.cursor = cursor;
-    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), cursor);
+    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), cursor, { reader: this.uid });
     if (this.closed) return;
     if (!r.complete) {
       this.host.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
@@ -112,6 +114,19 @@ export class PollSession extends Member {
     const last = this.batch[n - 1];
     if (this.answer({ messages: this.batch, cursor: last ? last.id : this.cursor }) && n > 0)
       this.host.metrics?.delivered.inc(n);
+  }
+
+  /** Answers what is batched (or the cursor) with the disconnect; a fresh poll answers anyway. */
+  disconnect(reason: string, reconnect: boolean): void {
+    if (this.cursor === '') return;
+    const n = this.batch.length;
+    const last = this.batch[n - 1];
+    const a = {
+      messages: this.batch,
+      cursor: last ? last.id : this.cursor,
+      disconnect: { reason, reconnect },
+    };
+    if (this.answer(a) && n > 0) this.host.metrics?.delivered.inc(n);
   }
 
   /** The client went away: unregisters without answering. */

@@ -84,21 +84,33 @@ export class RedisPresence implements Presence {
     for (const g of groups) this.bump(groupStream(g), -1);
   }
 
+  /**
+   * Exclusions: an excluded uid's connections are subtracted where the counts prove them
+   * addressed (a broadcast, a `to` naming it); with groups the figure is also capped at all
+   * connections minus the excluded ones, but an excluded uid's connections in an addressed group
+   * may still be counted (this backend does not know which groups a uid's connections are in).
+   */
   async reach(targets: readonly Targets[]): Promise<number[]> {
     const fields = new Set<string>();
     for (const t of targets) {
       for (const u of t.to) fields.add(uidStream(u));
       for (const g of t.groups) fields.add(groupStream(g));
+      for (const u of t.exclude ?? []) fields.add(uidStream(u));
     }
     const list = [...fields];
     const [counts, conns] = await this.read(list);
     const byField = new Map<string, number>(list.map((f, i) => [f, counts[i]!]));
+    const count = (f: string) => byField.get(f) ?? 0;
     return targets.map((t) => {
-      if (t.to.length === 0 && t.groups.length === 0) return conns;
+      const out = new Set(t.exclude);
+      let excluded = 0;
+      for (const u of out) excluded += count(uidStream(u));
+      const cap = Math.max(0, conns - excluded);
+      if (t.to.length === 0 && t.groups.length === 0) return cap;
       let n = 0;
-      for (const u of t.to) n += byField.get(uidStream(u)) ?? 0;
-      for (const g of t.groups) n += byField.get(groupStream(g)) ?? 0;
-      return Math.min(n, conns);
+      for (const u of t.to) if (!out.has(u)) n += count(uidStream(u));
+      for (const g of t.groups) n += count(groupStream(g));
+      return Math.min(n, cap);
     });
   }
 

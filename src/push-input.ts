@@ -14,8 +14,8 @@ const FIELDS = 'a push has to, group, event and data';
 const NAME_RULE =
   'a string of 1-128 characters without control characters or lone surrogates, or a non-negative integer';
 
-/** A uid/group or a non-empty array of them, normalized to a list of strings. */
-const names = z.unknown().transform((v, ctx): string[] => {
+/** A uid/group or a non-empty array of 1-1000 of them, normalized to a list of strings. */
+export const names = z.unknown().transform((v, ctx): string[] => {
   const list = Array.isArray(v) ? v : [v];
   if (Array.isArray(v) && (v.length < 1 || v.length > MAX_TARGETS)) {
     ctx.addIssue({ code: 'custom', message: `an array must hold 1 to ${MAX_TARGETS} names` });
@@ -37,6 +37,7 @@ const jsonItem = z
   .object({
     to: names.optional(),
     group: names.optional(),
+    exclude: names.optional(),
     event: z.string().refine(validEventName, 'must be 1-64 of [A-Za-z0-9_.:-] and not "reset"').optional(),
     data: z.unknown().optional(),
     type: z.literal('publish').optional(),
@@ -49,6 +50,7 @@ const formItem = z
   .object({
     to: z.union([z.string(), z.array(z.string())]).optional(),
     group: z.union([z.string(), z.array(z.string())]).optional(),
+    exclude: z.union([z.string(), z.array(z.string())]).optional(),
     event: z.string().optional(),
     data: z.string().optional(),
     content: z.string().optional(),
@@ -104,6 +106,7 @@ function toInput(item: z.infer<typeof jsonItem>, maxBytes: number, where: string
   return {
     to: item.to ? [...new Set(item.to)] : [],
     groups: item.group ? [...new Set(item.group)] : [],
+    ...(item.exclude ? { exclude: [...new Set(item.exclude)] } : {}),
     event: item.event ?? 'message',
     data,
   };
@@ -146,6 +149,7 @@ export function parseFormPush(body: unknown, maxMessageBytes: number): ParsedPus
   const item = jsonItem.safeParse({
     to: list(f.to),
     group: list(f.group),
+    exclude: list(f.exclude),
     event: f.event || undefined,
     data,
   });

@@ -68,10 +68,21 @@ export class Registry<T extends Entry> implements LocalPresence {
   }
 
   /**
-   * Calls `f` for each connection addressed by `t`; one that matches through its uid and a group
-   * (or several groups) is visited once per match, so `f` must tolerate repeats.
+   * Calls `f` for each connection addressed by `t` and not left out by its `exclude`; one that
+   * matches through its uid and a group (or several groups) is visited once per match, so `f`
+   * must tolerate repeats.
    */
   forEachAddressed(t: Targets, f: (c: T) => void): void {
+    const x = t.exclude;
+    if (x !== undefined && x.length > 0) {
+      const out = new Set(x);
+      this.forEachTargeted(t, (c) => {
+        if (!out.has(c.uid)) f(c);
+      });
+    } else this.forEachTargeted(t, f);
+  }
+
+  private forEachTargeted(t: Targets, f: (c: T) => void): void {
     if (t.to.length === 0 && t.groups.length === 0) {
       for (const c of this.all) f(c);
       return;
@@ -92,10 +103,15 @@ export class Registry<T extends Entry> implements LocalPresence {
   }
 
   reach(t: Targets): number {
-    if (t.to.length === 0 && t.groups.length === 0) return this.all.size;
+    const out = new Set(t.exclude);
+    if (t.to.length === 0 && t.groups.length === 0) {
+      let n = this.all.size;
+      for (const uid of out) n -= this.countOf(uid);
+      return n;
+    }
     if (t.groups.length === 0) {
       let n = 0;
-      for (const uid of t.to) n += this.countOf(uid);
+      for (const uid of t.to) if (!out.has(uid)) n += this.countOf(uid);
       return n;
     }
     const seen = new Set<T>();

@@ -21,6 +21,11 @@ export function resetFrame(id: string, reason: string): string {
   return `id:${id}\nevent:reset\ndata:${JSON.stringify({ reason })}\n\n`;
 }
 
+/** The frame that tells a client the backend ended its stream: no `id:`, it is not a message. */
+export function disconnectFrame(reason: string, reconnect: boolean): string {
+  return `event:disconnect\ndata:${JSON.stringify({ reason, reconnect })}\n\n`;
+}
+
 /**
  * An open `text/event-stream` response: replays what the client missed (or tells it the history
  * is gone), then goes live without a gap or a duplicate at the seam. Messages published while
@@ -68,7 +73,7 @@ export class StreamSession extends Member {
       this.goLiveAt(markOf(id));
       return;
     }
-    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), resumeId);
+    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), resumeId, { reader: this.uid });
     if (this.closed) return;
     const at = markOf(r.position);
     if (!r.complete) {
@@ -123,6 +128,18 @@ export class StreamSession extends Member {
     // this node's fan-out) must not be moved back: its resume would replay duplicates. Nor may a
     // stream living in a newer epoch than the head be told an old-epoch id.
     this.write(head && atOrBefore(this, head) ? frame : ':\n\n');
+  }
+
+  disconnect(reason: string, reconnect: boolean): void {
+    if (this.closed) return;
+    // The frame and the response's last chunk leave in one write (a kick ends thousands at once).
+    const tick = currentTick();
+    if (this.corkTick !== tick) {
+      this.corkTick = tick;
+      corkUntilTickEnd(this.sink);
+    }
+    this.write(disconnectFrame(reason, reconnect));
+    this.end('disconnected');
   }
 
   end(reason: CloseReason): void {

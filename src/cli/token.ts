@@ -7,7 +7,8 @@ import { isMainModule } from './main-module.js';
 export const DEFAULT_TTL_SECONDS = 3600;
 
 const USAGE = `usage: ssepush token --sub <uid> [--groups a,b] [--ttl seconds]
-       ssepush token --push [--ttl seconds]
+       ssepush token --push [--control] [--ttl seconds]
+       ssepush token --control [--ttl seconds]   (a publisher token for POST /disconnect and /groups)
 Prints one token on stdout, signed with the server's JWT_SECRET (and PUBLISHER_JWT_SECRET,
 JWT_ISSUER, JWT_AUDIENCE when set). Tokens expire after --ttl seconds (default ${DEFAULT_TTL_SECONDS}).
 From a clone: npm run -s token -- --sub 42   (-s keeps npm's own lines out of $(...))
@@ -34,10 +35,12 @@ export function tokenCommand(args: readonly string[], env: NodeJS.ProcessEnv = p
         groups: { type: 'string' },
         ttl: { type: 'string' },
         push: { type: 'boolean', default: false },
+        control: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
-    if (values.help || (!values.push && !values.sub)) {
+    const publisher = values.push || values.control;
+    if (values.help || (!publisher && !values.sub)) {
       (values.help ? process.stdout : process.stderr).write(USAGE);
       return values.help ? 0 : 2;
     }
@@ -50,7 +53,7 @@ export function tokenCommand(args: readonly string[], env: NodeJS.ProcessEnv = p
       .map((g) => g.trim())
       .filter(Boolean);
     const token = mintToken(config, {
-      ...(values.push ? { push: true } : { sub: values.sub, groups }),
+      ...(publisher ? { push: values.push, control: values.control } : { sub: values.sub, groups }),
       ttlSec: ttl,
     });
     process.stdout.write(`${token}\n`);

@@ -8,6 +8,7 @@ import { badRequest, methodNotAllowed, notFound, unavailable } from '../errors.j
 import type { Hub } from '../hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { disconnectRoute } from './control.js';
 import { sendError } from './errors.js';
 import { demoTokensRoute, healthRoute, metricsRoute } from './ops.js';
 import { onlineRoute, pushRoute } from './publish.js';
@@ -33,6 +34,7 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config.pollTimeoutSec), holdsSocket: true }],
     ['/push', { method: 'POST', handle: pushRoute(deps) }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
+    ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],
     ['/healthz', { method: 'GET', handle: healthRoute(hub) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
     ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],

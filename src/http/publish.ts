@@ -41,10 +41,10 @@ export function pushRoute({ config, auth, hub, metrics, log }: PublishDeps): Han
   };
 }
 
-/** `GET /online`: deployment-wide presence, per uid when `?uid=` is given (publisher token). */
+/** `GET /online`: deployment-wide presence, per uid when `?uid=` is given (`push` or `control` token). */
 export function onlineRoute(auth: Auth, hub: Hub): Handler {
   return async (req, res, query) => {
-    auth.publisher(tokenOf({ headers: req.headers, query }));
+    auth.publisher(tokenOf({ headers: req.headers, query }), ['push', 'control']);
     const raw = query.uid;
     if (raw === undefined) {
       sendJson(res, 200, JSON.stringify(await hub.clusterOnline()));

@@ -27,6 +27,7 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
   return (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const sub = auth.subscriber(tokenOf(r));
+    hub.checkRevoked(sub);
     hub.admit(sub);
     const resumeId = resumeIdOf(r);
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
@@ -49,6 +50,7 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
   return (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const sub = auth.subscriber(tokenOf(r));
+    hub.checkRevoked(sub);
     const cursor = queryString(r, 'cursor') || undefined;
     const rawTimeout = queryString(r, 'timeout');
     let timeoutSec = defaultPollSec;
@@ -60,7 +62,8 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
     res.setHeader('Cache-Control', 'no-store');
     const cancel = hub.poll(sub, cursor, timeoutSec * 1000, (a) => {
       if (res.writableEnded || res.destroyed) return;
-      const body = `{"messages":[${a.messages.map(pollJson).join(',')}],"cursor":${JSON.stringify(a.cursor)}${a.reset ? ',"reset":true' : ''}}`;
+      const tail = `${a.reset ? ',"reset":true' : ''}${a.disconnect ? `,"disconnect":${JSON.stringify(a.disconnect)}` : ''}`;
+      const body = `{"messages":[${a.messages.map(pollJson).join(',')}],"cursor":${JSON.stringify(a.cursor)}${tail}}`;
       sendJson(res, 200, body);
     });
     res.on('close', cancel);

@@ -29,5 +29,7 @@ describe('chaos: seeded random pushes, reconnects and polls', () => {
     expect(stats.replays).toBeGreaterThan(100);
     expect(stats.waitingPolls).toBeGreaterThan(20);
     expect(stats.connects).toBeGreaterThan(500);
+    expect(stats.excludes).toBeGreaterThan(500);
+    expect(stats.kicked).toBeGreaterThan(20);
   }, 120_000);
 });

@@ -1,14 +1,26 @@
 /**
  * A seeded, reproducible delivery checker. It drives a real server over HTTP with a random mix
- * of pushes (to uids, groups, both, everyone, batches), SSE clients that connect, resume (with
+ * of pushes (to uids, groups, both, everyone, batches; some excluding uids), kicks
+ * (`POST /disconnect` of a uid), SSE clients that connect, resume (with
  * their last id, without one, with a garbage id, with a stale id) and drop, and long-poll
  * clients that poll at once or wait. Operations run one after another, so a model of the
  * server's history (one ring of HISTORY_SIZE per stream) knows at every step what each client
- * must get: every message addressed to it after its resume point, in order, once, or a `reset`
- * exactly when a stream it reads has evicted a message after that point.
+ * must get: every message addressed to it (and not excluding its uid) after its resume point, in
+ * order, once, or a `reset` exactly when a stream it reads has evicted a message after that point;
+ * a kicked stream ends with `event: disconnect` (no id) after what it had received.
  */
+
+import jwt from 'jsonwebtoken';
 import { formatId, parseId } from '../../src/ids.js';
-import { openEvents, type PollBody, poll, type SseClient, subToken, type TestServer } from '../helpers.js';
+import {
+  openEvents,
+  type PollBody,
+  poll,
+  type SseClient,
+  subToken,
+  TEST_SECRET,
+  type TestServer,
+} from '../helpers.js';
 
 export interface ChaosOptions {
   readonly ops: number;
@@ -32,6 +44,11 @@ export interface ChaosStats {
   replays: number;
   resets: number;
   delivered: number;
+  /** Messages published with an `exclude`. */
+  excludes: number;
+  /** `POST /disconnect` calls, and the streams they ended. */
+  kicks: number;
+  kicked: number;
 }
 
 /** A failed check: carries the seed and operation so the run can be reproduced. */
@@ -55,6 +72,7 @@ interface Sent {
   seq: number;
   to: string[];
   groups: string[];
+  exclude: string[];
 }
 
 /** The model: every message and, per stream, the ring the server keeps and what it evicted. */
@@ -94,6 +112,7 @@ class Model {
   }
 
   addressed(c: Client, m: Sent): boolean {
+    if (m.exclude.includes(c.uid)) return false;
     if (m.to.length === 0 && m.groups.length === 0) return true;
     return m.to.includes(c.uid) || m.groups.some((g) => c.groups.includes(g));
   }
@@ -126,6 +145,8 @@ interface Client {
 }
 
 const EVENT = 'chaos';
+/** The publisher token the checker kicks with (`scope: control`). */
+const CONTROL = jwt.sign({ scope: 'control' }, TEST_SECRET, { algorithm: 'HS256' });
 
 export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<ChaosStats> {
   const rnd = prng(opts.seed);
@@ -142,6 +163,9 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     replays: 0,
     resets: 0,
     delivered: 0,
+    excludes: 0,
+    kicks: 0,
+    kicked: 0,
   };
   const uids = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
   const groupNames = ['g0', 'g1', 'g2', 'g3'];
@@ -287,7 +311,48 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     c.lastId = a.cursor;
   };
 
-  const push = async (op: number, items: { to?: string[]; group?: string[] }[]): Promise<void> => {
+  /** The stream of `c` was ended by a kick: what arrived must be right, the disconnect last. */
+  const kickedStream = (op: number, c: Client, reason: string): void => {
+    const conn = c.conn!;
+    const last = conn.events.pop();
+    if (last?.event !== 'disconnect') fail(op, c, `kicked stream ended with ${JSON.stringify(last)}`);
+    if (last!.data !== JSON.stringify({ reason, reconnect: true }))
+      fail(op, c, `disconnect data ${last!.data}`);
+    checkStream(op, c, false);
+    c.lastId = conn.lastId ?? c.lastId;
+    if (c.lastId) c.history.push(c.lastId);
+    stats.delivered += conn.events.length;
+    c.conn = undefined;
+    stats.kicked++;
+  };
+
+  const kick = async (op: number, uid: string): Promise<void> => {
+    const reason = `op${op}`;
+    const open = sse.filter((c) => c.conn && c.uid === uid);
+    const res = await fetch(`${s.url}/disconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CONTROL}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ uid, reason }),
+    });
+    const body = (await res.json()) as { connections?: number };
+    if (res.status !== 200) fail(op, undefined, `disconnect answered ${res.status}: ${JSON.stringify(body)}`);
+    // Streams the client closed may not have been noticed yet: at least the open ones.
+    if ((body.connections ?? -1) < open.length)
+      fail(op, undefined, `disconnect of ${uid} found ${body.connections}, ${open.length} open`);
+    for (const c of open) {
+      const conn = c.conn!;
+      await conn
+        .waitUntil(() => conn.closed, 5000, 'the kicked stream to end')
+        .catch(() => fail(op, c, 'a kicked stream did not end'));
+      kickedStream(op, c, reason);
+    }
+    stats.kicks++;
+  };
+
+  const push = async (
+    op: number,
+    items: { to?: string[]; group?: string[]; exclude?: string[] }[],
+  ): Promise<void> => {
     const body = items.map((t, i) => ({ ...t, event: EVENT, data: { op, i } }));
     const r = await s.push(body.length === 1 ? body[0] : body);
     if (r.status !== 200) fail(op, undefined, `push answered ${r.status}: ${JSON.stringify(r.body)}`);
@@ -295,13 +360,21 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     for (const [i, res] of results.entries()) {
       const seq = seqOf(res.id);
       if (seq !== model.lastSeq + 1) fail(op, undefined, `push got ${res.id} after ${idOf(model.lastSeq)}`);
-      model.append({ seq, to: items[i]!.to ?? [], groups: items[i]!.group ?? [] });
+      const item = items[i]!;
+      model.append({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+      if (item.exclude) stats.excludes++;
     }
     stats.pushes++;
     stats.messages += results.length;
   };
 
-  const randomTarget = (): { to?: string[]; group?: string[] } => {
+  const randomTarget = (): { to?: string[]; group?: string[]; exclude?: string[] } => {
+    const t = randomAddress();
+    // Some messages leave out one or two uids (GatewayWorker's "everyone but the sender").
+    if (rnd() < 0.2) return { ...t, exclude: [...new Set([pick(uids), pick(uids)])] };
+    return t;
+  };
+  const randomAddress = (): { to?: string[]; group?: string[] } => {
     const r = rnd();
     if (r < 0.35) return { to: [pick(uids)] };
     if (r < 0.45) return { to: [pick(uids), pick(uids)].filter((u, i, a) => a.indexOf(u) === i) };
@@ -322,10 +395,12 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
           op,
           Array.from({ length: 2 + Math.floor(rnd() * 4) }, () => randomTarget()),
         );
-      } else if (r < 0.7) {
+      } else if (r < 0.68) {
         const c = pick(sse);
         if (c.conn) await disconnect(op, c, rnd() < 0.3);
         else await connect(op, c);
+      } else if (r < 0.7) {
+        await kick(op, pick(uids));
       } else if (r < 0.9) {
         const c = pick(pollers);
         const cursor = rnd() < 0.1 ? pick([undefined, 'garbage', ...c.history]) : c.lastId;

@@ -62,6 +62,30 @@ export function brokerContract(name: string, factory: BrokerFactory, skip?: stri
       await Promise.all(open.splice(0).map((b) => b.close()));
     });
 
+    it('carries exclude to listeners and leaves excluded readers out of replay, paging included', async () => {
+      const b = await make();
+      const live = collect(b);
+      const start = await b.position();
+      const [m1, m2, m3] = await b.publish([
+        { ...input([], { n: 1 }, ['g']), exclude: ['x'] },
+        input([], { n: 2 }, ['g']),
+        { ...input([], { n: 3 }), exclude: ['x', 'y'] },
+      ]);
+      const seen = await live.waitFor(3);
+      expect(seen.map((m) => m.exclude ?? [])).toEqual([['x'], [], ['x', 'y']]);
+      const streams = streamsOfSubscriber('x', ['g']);
+      const forX = await b.replay(streams, start, { reader: 'x' });
+      expect(forX.messages.map((m) => m.id)).toEqual([m2!.id]);
+      const forZ = await b.replay(streams, start, { reader: 'z' });
+      expect(forZ.messages.map((m) => m.id)).toEqual([m1!.id, m2!.id, m3!.id]);
+      expect(forZ.messages[0]!.exclude).toEqual(['x']);
+      // A page whose messages are all excluded is empty but still moves on.
+      const page = await b.replay(streams, start, { reader: 'x', limit: 1 });
+      expect(page).toMatchObject({ complete: true, messages: [], more: true, position: m1!.id });
+      const next = await b.replay(streams, page.position, { reader: 'x', limit: 1 });
+      expect(next.messages.map((m) => m.id)).toEqual([m2!.id]);
+    });
+
     it('is healthy and starts at a position with seq 0 that the epoch names', async () => {
       const b = await make();
       expect(b.healthy).toBe(true);

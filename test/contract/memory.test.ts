@@ -1,7 +1,9 @@
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { MemoryPresence } from '../../src/presence-memory.js';
+import { MemoryRevocations } from '../../src/revocations-memory.js';
 import { brokerContract } from './broker-contract.js';
 import { presenceContract } from './presence-contract.js';
+import { revocationsContract } from './revocations-contract.js';
 
 brokerContract('MemoryBroker', async (o) => {
   const broker = new MemoryBroker({
@@ -16,4 +18,9 @@ brokerContract('MemoryBroker', async (o) => {
 presenceContract('MemoryPresence', async (local) => {
   const presence = new MemoryPresence(local);
   return { presence, close: () => presence.close() };
+});
+
+revocationsContract('MemoryRevocations', async (opts) => {
+  const revocations = new MemoryRevocations(opts);
+  return { revocations, close: () => revocations.close() };
 });

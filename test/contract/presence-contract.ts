@@ -99,6 +99,25 @@ export function presenceContract(name: string, factory: PresenceFactory, skip?: 
       expect(await n.p.reach([])).toEqual([]);
     });
 
+    it('leaves excluded uids out of reach: exactly for a broadcast and uids, at most the rest for groups', async () => {
+      const n = await node();
+      n.connect('a', ['g']);
+      n.connect('a');
+      n.connect('b', ['g', 'h']);
+      n.connect('c');
+      await eventually(async () => expect(await n.p.online()).toEqual({ uids: 3, connections: 4 }));
+      const [broadcast, uids, none, group] = await n.p.reach([
+        { to: [], groups: [], exclude: ['a'] },
+        { to: ['a', 'b'], groups: [], exclude: ['a', 'nobody'] },
+        { to: ['a'], groups: [], exclude: ['a'] },
+        { to: [], groups: ['g'], exclude: ['b'] },
+      ]);
+      expect([broadcast, uids, none]).toEqual([2, 1, 0]);
+      // Memory knows b is in g (exactly 1); a backend that does not may count b, never beyond the total minus b.
+      expect(group).toBeGreaterThanOrEqual(1);
+      expect(group).toBeLessThanOrEqual(2);
+    });
+
     it('forgets closed connections, and a uid whose last connection closed', async () => {
       const n = await node();
       const a1 = n.connect('a', ['g']);

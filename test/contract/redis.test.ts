@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../../src/broker-redis.js';
+import { RedisControl } from '../../src/control-redis.js';
 import { RedisPresence } from '../../src/presence-redis.js';
+import type { RevocationOptions } from '../../src/revocations.js';
+import { RedisRevocations } from '../../src/revocations-redis.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 import { brokerContract } from './broker-contract.js';
 import { presenceContract } from './presence-contract.js';
+import { revocationsContract } from './revocations-contract.js';
 
 const skip = redisSkipReason();
 let redis: TestRedis | undefined;
@@ -46,6 +50,40 @@ presenceContract(
       async close() {
         await presence.close();
         client.disconnect();
+      },
+    };
+  },
+  skip,
+);
+
+revocationsContract(
+  `RedisRevocations (real redis-server)${skip ? ` — skipped: ${skip}` : ''}`,
+  async (opts) => {
+    // Each test gets its own key prefix: its own deployment, without flushing the server.
+    const prefix = `r${randomBytes(4).toString('hex')}:`;
+    const closers: (() => Promise<void>)[] = [];
+    /** One node: its command and subscriber clients, control channel and revocations mirror. */
+    const node = async (o: RevocationOptions) => {
+      const pub = new Redis(redis!.url);
+      const sub = new Redis(redis!.url);
+      const control = new RedisControl({ pub, sub, prefix });
+      const revocations = new RedisRevocations({ client: pub, control, prefix, ...o });
+      closers.push(async () => {
+        await revocations.close();
+        await control.close();
+        pub.disconnect();
+        sub.disconnect();
+      });
+      await control.ready();
+      await revocations.load();
+      return revocations;
+    };
+    const revocations = await node(opts);
+    return {
+      revocations,
+      peer: () => node(opts),
+      async close() {
+        await Promise.all(closers.map((c) => c()));
       },
     };
   },

@@ -40,8 +40,20 @@ describe('loadConfig', () => {
     ['CORS_ORIGINS', '*'],
     ['REDIS_URL', 'localhost:6379'],
     ['JWT_SECRET', 'short'],
+    ['REVOKE_TTL_SECONDS', '0'],
+    ['REVOKE_TTL_SECONDS', '1h'],
+    ['MAX_REVOCATIONS', '0'],
+    ['MAX_REVOCATIONS', '-1'],
   ])('names %s when its value %j is invalid', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(name);
+  });
+
+  it('resolves the backend-control bounds, with their defaults', () => {
+    expect(loadConfig(base)).toMatchObject({ revokeTtlSec: 86_400, maxRevocations: 100_000 });
+    expect(loadConfig({ ...base, REVOKE_TTL_SECONDS: '3600', MAX_REVOCATIONS: '10' })).toMatchObject({
+      revokeTtlSec: 3600,
+      maxRevocations: 10,
+    });
   });
 });
