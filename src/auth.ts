@@ -13,6 +13,9 @@ export interface Subscriber {
   readonly expiresAt: number | undefined;
 }
 
+/** What a publisher token may be allowed to do (its `scope` claim). */
+export type PublisherScope = 'push' | 'control';
+
 /** Verified tokens kept to skip signature checks on hot paths (bounded, and never past `exp`). */
 const CACHE_MAX = 10_000;
 
@@ -43,7 +46,8 @@ function keyObject(key: string): KeyObject {
 
 export class Auth {
   private readonly subscribers = new LRUCache<string, Subscriber>({ max: CACHE_MAX, ttlAutopurge: false });
-  private readonly publishers = new LRUCache<string, true>({ max: 1000 });
+  /** Verified publisher tokens and their scopes. */
+  private readonly publishers = new LRUCache<string, readonly string[]>({ max: 1000 });
 
   private readonly subscriberKey: KeyObject;
   private readonly publisherKey: KeyObject;
@@ -102,7 +106,8 @@ export class Auth {
     const cached = this.subscribers.get(token);
     if (cached) return cached;
     const payload = this.verify(token, this.subscriberKey);
-    if (scopes(payload).includes('push')) {
+    const s = scopes(payload);
+    if (s.includes('push') || s.includes('control')) {
       throw forbidden('a publisher token cannot subscribe', 'wrong_token_type');
     }
     const uid = normalizeName(payload.sub);
@@ -127,18 +132,25 @@ export class Auth {
     return sub;
   }
 
-  /** Verifies a publisher token (`scope` must contain `push`); throws 401/403 errors. */
-  publisher(token: string): void {
-    if (this.publishers.get(token)) return;
-    const payload = this.verify(token, this.publisherKey);
-    if (!scopes(payload).includes('push'))
-      throw forbidden('token lacks the "push" scope', 'insufficient_scope');
-    this.cache(
-      this.publishers,
-      token,
-      true,
-      typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
-    );
+  /**
+   * Verifies a publisher token whose `scope` holds `scope` (or, given a list, any of them): `push`
+   * for publishing, `control` for backend control; throws 401/403 errors.
+   */
+  publisher(token: string, scope: PublisherScope | readonly PublisherScope[] = 'push'): void {
+    let granted = this.publishers.get(token);
+    if (!granted) {
+      const payload = this.verify(token, this.publisherKey);
+      granted = scopes(payload);
+      const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+      if (granted.includes('push') || granted.includes('control'))
+        this.cache(this.publishers, token, granted, exp);
+    }
+    const wanted = typeof scope === 'string' ? [scope] : scope;
+    if (!wanted.some((w) => granted.includes(w)))
+      throw forbidden(
+        `token lacks the ${wanted.map((w) => `"${w}"`).join(' or ')} scope`,
+        'insufficient_scope',
+      );
   }
 
   private cache<V extends {}>(

@@ -1,7 +1,9 @@
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { MemoryPresence } from '../../src/presence-memory.js';
+import { MemoryRuntimeGroups } from '../../src/runtime-groups-memory.js';
 import { brokerContract } from './broker-contract.js';
 import { presenceContract } from './presence-contract.js';
+import { runtimeGroupsContract } from './runtime-groups-contract.js';
 
 brokerContract('MemoryBroker', async (o) => {
   const broker = new MemoryBroker({
@@ -16,4 +18,9 @@ brokerContract('MemoryBroker', async (o) => {
 presenceContract('MemoryPresence', async (local) => {
   const presence = new MemoryPresence(local);
   return { presence, close: () => presence.close() };
+});
+
+runtimeGroupsContract('MemoryRuntimeGroups', async (opts) => {
+  const store = new MemoryRuntimeGroups(opts);
+  return { a: store, b: store, close: () => store.close() };
 });
