@@ -289,11 +289,28 @@ local function adjust(field, d)
   if d == 0 then return end
   local total = redis.call('HINCRBY', P .. 'pres', field, d)
   if total <= 0 then redis.call('HDEL', P .. 'pres', field) end
-  if string.sub(field, 1, 2) == 'u:' then
+  local before = total - d
+  local kind = string.sub(field, 1, 2)
+  if kind == 'u:' then
     redis.call('INCRBY', P .. 'conns', d)
-    local before = total - d
-    if before <= 0 and total > 0 then redis.call('INCR', P .. 'uids') end
-    if before > 0 and total <= 0 then redis.call('DECR', P .. 'uids') end
+    local uid = string.sub(field, 3)
+    if before <= 0 and total > 0 then
+      redis.call('INCR', P .. 'uids')
+      redis.call('ZADD', P .. 'on', 0, uid)
+    end
+    if before > 0 and total <= 0 then
+      redis.call('DECR', P .. 'uids')
+      redis.call('ZREM', P .. 'on', uid)
+    end
+  elseif kind == 'm:' then
+    -- m:<group>\\n<uid>: the uid's connections in the group; gon:<group> lists the uids in it.
+    local nl = string.find(field, '\\n', 3, true)
+    if nl then
+      local key = P .. 'gon:' .. string.sub(field, 3, nl - 1)
+      local uid = string.sub(field, nl + 1)
+      if before <= 0 and total > 0 then redis.call('ZADD', key, 0, uid) end
+      if before > 0 and total <= 0 then redis.call('ZREM', key, uid) end
+    end
   end
 end
 local function declareDead(id)
