@@ -1,5 +1,6 @@
 import type { Message, PublishInput } from './message.js';
 import type { Presence } from './presence.js';
+import type { RuntimeGroups } from './runtime-groups.js';
 
 /** The outcome of a replay request; an expected outcome, so a value, not an exception. */
 export interface BrokerReplay {
@@ -84,6 +85,8 @@ export interface Broker {
  */
 export interface ClusterAbilities {
   readonly presence: Presence;
+  /** Deployment-wide runtime groups; absent = the hub keeps them in memory. */
+  readonly runtimeGroups?: RuntimeGroups;
   /** Called when live fan-out may have missed messages (the subscription was re-established). */
   onResync(listener: () => void): void;
 }

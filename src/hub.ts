@@ -8,9 +8,11 @@ import type { CloseReason, Member, SessionHost } from './member.js';
 import type { Message, PublishInput, Targets } from './message.js';
 import type { Metrics } from './metrics.js';
 import { type PollAnswer, PollSession } from './poll-session.js';
-import type { OnlineStats, Presence } from './presence.js';
+import type { OnlineStats, Presence, UidPage, UidPageQuery } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { Registry } from './registry.js';
+import { applyChange, effectiveGroups, type GroupChange, type RuntimeGroups } from './runtime-groups.js';
+import { MemoryRuntimeGroups } from './runtime-groups-memory.js';
 import { type SseSink, StreamSession } from './stream-session.js';
 
 export { POLL_BATCH_MAX, type PollAnswer } from './poll-session.js';
@@ -35,6 +37,14 @@ export interface PushResult {
 export class Hub {
   private readonly registry = new Registry<Member>();
   private readonly presence: Presence;
+  /** Runtime group changes (`POST /groups`): the cluster's in Redis mode, else this process's. */
+  private readonly runtimeGroups: RuntimeGroups;
+  private readonly ownsRuntimeGroups: boolean;
+  /**
+   * Uids whose runtime groups are being read for a new connection, with the changes seen
+   * meanwhile: a change that arrives during the read may be missing from it, so it is read again.
+   */
+  private readonly reading = new Map<string, { readers: number; changes: number }>();
   private readonly host: SessionHost;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -58,6 +68,15 @@ export class Hub {
     const cluster = clusterAbilities(broker);
     this.presence = cluster?.presence ?? new MemoryPresence(this.registry);
     cluster?.onResync(() => this.resync());
+    this.ownsRuntimeGroups = cluster?.runtimeGroups === undefined;
+    this.runtimeGroups =
+      cluster?.runtimeGroups ??
+      new MemoryRuntimeGroups({
+        ttlMs: config.groupsTtlSec * 1000,
+        maxUids: config.maxRuntimeGroupUids,
+        maxGroupsPerUid: config.maxGroupsPerToken,
+      });
+    this.runtimeGroups.subscribe((c) => this.regroup(c));
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
     this.expiryTimer = setInterval(() => this.expire(), 1000);
@@ -92,6 +111,46 @@ export class Hub {
       this.metrics?.rejected.inc({ limit: 'per_uid' });
       throw limited(`uid already has ${perUid} connections`);
     }
+  }
+
+  /**
+   * `sub` with the groups its connections have now: its token's, plus those its uid joined at run
+   * time, minus those it left. Call right before `admit` and opening (no await in between): a
+   * change that arrives later regroups the connection once it is registered.
+   */
+  async subscriberNow(sub: Subscriber): Promise<Subscriber> {
+    const watch = this.reading.get(sub.uid) ?? { readers: 0, changes: 0 };
+    watch.readers++;
+    this.reading.set(sub.uid, watch);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const seen = watch.changes;
+        const delta = await this.runtimeGroups.get(sub.uid);
+        if (watch.changes !== seen && attempt < 3) continue;
+        const groups = effectiveGroups(sub.groups, delta);
+        return groups === sub.groups ? sub : Object.freeze({ ...sub, groups: Object.freeze([...groups]) });
+      }
+    } finally {
+      if (--watch.readers === 0) this.reading.delete(sub.uid);
+    }
+  }
+
+  /**
+   * `POST /groups`: changes the runtime groups of `c.uids` deployment-wide; resolves once this
+   * node's live connections follow, with those uids' presence at that time.
+   */
+  async changeGroups(c: GroupChange): Promise<{ uids: number; connections: number }> {
+    this.checkOpen();
+    await this.runtimeGroups.change(c);
+    const stats = await this.presence.online(c.uids).catch(() => this.registry.online(c.uids));
+    let uids = 0;
+    let connections = 0;
+    for (const u of c.uids) {
+      const n = stats.online?.[u] ?? 0;
+      if (n > 0) uids++;
+      connections += n;
+    }
+    return { uids, connections };
   }
 
   /**
@@ -145,8 +204,13 @@ export class Hub {
   }
 
   /** Presence across the deployment (`GET /online`): the cluster in Redis mode, else `online`. */
-  clusterOnline(uids?: readonly string[]): Promise<OnlineStats> {
-    return this.presence.online(uids);
+  clusterOnline(uids?: readonly string[], groups?: readonly string[]): Promise<OnlineStats> {
+    return this.presence.online(uids, groups);
+  }
+
+  /** One page of the online uids across the deployment (`GET /online/uids`). */
+  onlineUids(q: UidPageQuery): Promise<UidPage> {
+    return this.presence.uids(q);
   }
 
   /** Connections of this process addressed by `t`, each counted once. */
@@ -171,6 +235,21 @@ export class Hub {
 
   private ended(m: Member): void {
     if (this.registry.remove(m)) this.presence.remove(m.uid, m.groups);
+  }
+
+  /**
+   * A runtime group change (of this node or another): live connections of its uids follow at once,
+   * and reads in flight for them start over (see `subscriberNow`).
+   */
+  private regroup(c: GroupChange): void {
+    for (const uid of c.uids) {
+      const watch = this.reading.get(uid);
+      if (watch) watch.changes++;
+      for (const m of this.registry.of(uid)) {
+        const d = this.registry.regroup(m, applyChange(m.groups, c));
+        if (d) this.presence.regroup(uid, d.added, d.removed);
+      }
+    }
   }
 
   private dropSlow(m: Member, buffered: number): void {
@@ -249,6 +328,7 @@ export class Hub {
 
   async close(): Promise<void> {
     this.drain();
+    if (this.ownsRuntimeGroups) await this.runtimeGroups.close();
     await this.broker.close();
   }
 }
