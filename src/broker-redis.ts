@@ -16,6 +16,8 @@ import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script } from './redis-scripts.js';
+import type { RuntimeGroupsOptions } from './runtime-groups.js';
+import { RedisRuntimeGroups } from './runtime-groups-redis.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
 export const DEFAULT_PREFIX = 'ssepush:';
@@ -37,6 +39,8 @@ export interface RedisBrokerOptions {
   readonly maxStreams: number;
   /** Key prefix; default `ssepush:`. Two deployments on one Redis need different prefixes. */
   readonly prefix?: string;
+  /** Bounds of the runtime groups store; defaults: a day, 100,000 uids, 64 groups per uid. */
+  readonly runtimeGroups?: RuntimeGroupsOptions;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
   readonly log?: Logger;
@@ -53,6 +57,7 @@ export interface RedisBrokerOptions {
  */
 export class RedisBroker implements Broker {
   readonly presence: RedisPresence;
+  readonly runtimeGroups: RedisRuntimeGroups;
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly prefix: string;
@@ -88,6 +93,13 @@ export class RedisBroker implements Broker {
     this.sub.on('ready', this.onSubReady);
     this.sub.on('close', this.onSubClose);
     this.presence = new RedisPresence({ client: this.pub, prefix: this.prefix, log: opts.log });
+    this.runtimeGroups = new RedisRuntimeGroups({
+      client: this.pub,
+      sub: this.sub,
+      prefix: this.prefix,
+      log: opts.log,
+      ...(opts.runtimeGroups ?? { ttlMs: 86_400_000, maxUids: 100_000, maxGroupsPerUid: 64 }),
+    });
     if (this.sub.status === 'ready') void this.resubscribe();
   }
 
@@ -194,6 +206,7 @@ export class RedisBroker implements Broker {
     this.sub.off('ready', this.onSubReady);
     this.sub.off('close', this.onSubClose);
     await this.presence.close();
+    await this.runtimeGroups.close();
     if (this.opts.ownsClients) {
       await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
       this.pub.disconnect();
@@ -340,6 +353,11 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     size: config.historySize,
     ttlMs: config.historyTtlMs,
     maxStreams: config.maxStreams,
+    runtimeGroups: {
+      ttlMs: config.groupsTtlSec * 1000,
+      maxUids: config.maxRuntimeGroupUids,
+      maxGroupsPerUid: config.maxGroupsPerToken,
+    },
     ownsClients: true,
     ...(log ? { log } : {}),
   });

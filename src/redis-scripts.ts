@@ -267,7 +267,9 @@ export class Script {
 }
 
 /**
- * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`) -> connections cluster-wide,
+ * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`, `m:<group>\n<uid>`) -> connections
+ * cluster-wide, `P on` sorted set of online uids, `P gon:<group>` sorted set of the uids with a
+ * connection in the group (all scores 0: pages go by ZRANGEBYLEX),
  * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> that node's
  * count, `P nodes` sorted set node -> last write (Redis time, ms), `P dying` set of nodes
  * declared dead whose counts are still being subtracted.
