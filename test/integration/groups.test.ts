@@ -268,3 +268,27 @@ describe('GET /online?group= and GET /online/uids', () => {
     for (const x of socks) x.close();
   }, 60_000);
 });
+
+describe('a full runtime groups store', () => {
+  it('refuses new uids with 503 runtime_groups_full, still changing known ones', async () => {
+    const small = await startServer({ MAX_RUNTIME_GROUP_UIDS: '2' });
+    try {
+      const post = async (body: unknown) => {
+        const res = await fetch(`${small.url}/groups`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${CONTROL}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
+      };
+      expect((await post({ uid: ['a', 'b'], join: 'g' })).status).toBe(200);
+      const full = await post({ uid: 'c', join: 'g' });
+      expect(full.status).toBe(503);
+      expect(full.body).toMatchObject({ error: 'runtime_groups_full' });
+      expect(full.body.message).toContain('MAX_RUNTIME_GROUP_UIDS');
+      expect((await post({ uid: ['a', 'b'], leave: 'g' })).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+});
