@@ -15,8 +15,10 @@ export interface Subscriber {
   readonly issuedAt?: number | undefined;
 }
 
-/** What a publisher token may do: `push` publishes, `control` kicks and revokes; both read presence. */
+/** What a publisher token may do: `push` publishes, `control` kicks, revokes and regroups; both read presence. */
 export type Scope = 'push' | 'control';
+/** The same, under the name the routes use. */
+export type PublisherScope = Scope;
 
 /** Scopes that make a token a publisher token, never a subscriber one. */
 const PUBLISHER_SCOPES: readonly Scope[] = ['push', 'control'];
@@ -139,10 +141,10 @@ export class Auth {
   }
 
   /**
-   * Verifies a publisher token whose `scope` holds one of `accept` (default `push`); throws 401
-   * for a bad token, 403 `insufficient_scope` for a good one without the scope.
+   * Verifies a publisher token whose `scope` holds `accept` (or, given a list, any of them;
+   * default `push`); throws 401 for a bad token, 403 `insufficient_scope` for a good one without it.
    */
-  publisher(token: string, accept: readonly Scope[] = ['push']): void {
+  publisher(token: string, accept: Scope | readonly Scope[] = ['push']): void {
     let own = this.publishers.get(token);
     if (!own) {
       const payload = this.verify(token, this.publisherKey);
@@ -154,8 +156,9 @@ export class Auth {
         typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
       );
     }
-    if (!accept.some((s) => own.includes(s))) {
-      const names = accept.map((s) => `"${s}"`).join(' or ');
+    const wanted = typeof accept === 'string' ? [accept] : accept;
+    if (!wanted.some((s) => own.includes(s))) {
+      const names = wanted.map((s) => `"${s}"`).join(' or ');
       throw forbidden(`token lacks the ${names} scope`, 'insufficient_scope');
     }
   }

@@ -19,6 +19,8 @@ import { createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
 import { RedisRevocations } from './revocations-redis.js';
+import type { RuntimeGroupsOptions } from './runtime-groups.js';
+import { RedisRuntimeGroups } from './runtime-groups-redis.js';
 import type { WebhookConfig } from './webhook-config.js';
 import { RedisWebhookQueue } from './webhook-queue-redis.js';
 import type { WebhookSource } from './webhooks.js';
@@ -70,6 +72,8 @@ export interface RedisBrokerOptions {
   readonly revokeTtlSec?: number;
   /** Uids holding a revocation at once (MAX_REVOCATIONS); default 100000. */
   readonly maxRevocations?: number;
+  /** Bounds of the runtime groups store; defaults: a day, 100,000 uids, 64 groups per uid. */
+  readonly runtimeGroups?: RuntimeGroupsOptions;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
   readonly log?: Logger;
@@ -91,6 +95,7 @@ export class RedisBroker implements Broker {
   /** `POST /disconnect` to every node, on the `<prefix>ctl` channel. */
   readonly control: RedisControl;
   readonly revocations: RedisRevocations;
+  readonly runtimeGroups: RedisRuntimeGroups;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
   private readonly prefix: string;
@@ -137,6 +142,13 @@ export class RedisBroker implements Broker {
       prefix: this.prefix,
       log: opts.log,
       webhook: opts.webhook && { graceMs: opts.webhook.offlineGraceMs, queueMax: opts.webhook.queueMax },
+    });
+    this.runtimeGroups = new RedisRuntimeGroups({
+      client: this.pub,
+      sub: this.sub,
+      prefix: this.prefix,
+      log: opts.log,
+      ...(opts.runtimeGroups ?? { ttlMs: 86_400_000, maxUids: 100_000, maxGroupsPerUid: 64 }),
     });
     this.control = new RedisControl({ pub: this.pub, sub: this.sub, prefix: this.prefix, log: opts.log });
     this.revocations = new RedisRevocations({
@@ -282,6 +294,7 @@ export class RedisBroker implements Broker {
     await this.presence.close();
     await this.revocations.close();
     await this.control.close();
+    await this.runtimeGroups.close();
     if (this.opts.ownsClients) {
       await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
       this.pub.disconnect();
@@ -445,6 +458,11 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     maxStreams: config.maxStreams,
     revokeTtlSec: config.revokeTtlSec,
     maxRevocations: config.maxRevocations,
+    runtimeGroups: {
+      ttlMs: config.groupsTtlSec * 1000,
+      maxUids: config.maxRuntimeGroupUids,
+      maxGroupsPerUid: config.maxGroupsPerToken,
+    },
     ownsClients: true,
     waitReplicas: wait,
     waitTimeoutMs: config.redis?.waitTimeoutMs ?? 1000,

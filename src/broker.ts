@@ -2,6 +2,7 @@ import type { Control } from './control.js';
 import type { Message, PublishInput } from './message.js';
 import type { Presence } from './presence.js';
 import type { Revocations } from './revocations.js';
+import type { RuntimeGroups } from './runtime-groups.js';
 
 /** The outcome of a replay request; an expected outcome, so a value, not an exception. */
 export interface BrokerReplay {
@@ -97,6 +98,8 @@ export interface ClusterAbilities {
   readonly control?: Control;
   /** Revocations every node sees; absent = this node's memory. */
   readonly revocations?: Revocations;
+  /** Deployment-wide runtime groups; absent = the hub keeps them in memory. */
+  readonly runtimeGroups?: RuntimeGroups;
   /** Called when live fan-out may have missed messages (the subscription was re-established). */
   onResync(listener: () => void): void;
 }

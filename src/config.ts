@@ -44,6 +44,10 @@ export interface Config {
   readonly maxBufferedBytes: number;
   /** Groups accepted in one token (`MAX_GROUPS_PER_TOKEN`, default 64). */
   readonly maxGroupsPerToken: number;
+  /** Seconds runtime group changes of a uid are kept after its last change (`GROUPS_TTL_SECONDS`, default 86400). */
+  readonly groupsTtlSec: number;
+  /** Uids with runtime group changes kept (`MAX_RUNTIME_GROUP_UIDS`, default 100000); beyond it a change of a new uid is refused (503). */
+  readonly maxRuntimeGroupUids: number;
   /** Length of a token (`MAX_TOKEN_BYTES`, default 8192). */
   readonly maxTokenBytes: number;
   /**
@@ -222,6 +226,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnections: int(env, 'MAX_CONNECTIONS', 100_000, 0),
     maxBufferedBytes: int(env, 'MAX_BUFFERED_BYTES', 1024 * 1024, 1024),
     maxGroupsPerToken: int(env, 'MAX_GROUPS_PER_TOKEN', 64, 0, 10_000),
+    groupsTtlSec: int(env, 'GROUPS_TTL_SECONDS', 86_400, 1, 365 * 86_400),
+    maxRuntimeGroupUids: int(env, 'MAX_RUNTIME_GROUP_UIDS', 100_000, 1, 100_000_000),
     maxTokenBytes: int(env, 'MAX_TOKEN_BYTES', 8192, 256, 1024 * 1024),
     revokeTtlSec: int(env, 'REVOKE_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     maxRevocations: int(env, 'MAX_REVOCATIONS', 100_000, 1, 10_000_000),

@@ -10,11 +10,13 @@ import type { CloseReason, Member, SessionHost } from './member.js';
 import type { Message, PublishInput, Targets } from './message.js';
 import type { Metrics } from './metrics.js';
 import { type PollAnswer, PollSession } from './poll-session.js';
-import type { OnlineStats, Presence } from './presence.js';
+import type { OnlineStats, Presence, UidPage, UidPageQuery } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { Registry } from './registry.js';
 import { nowSec, type Revocations } from './revocations.js';
 import { MemoryRevocations } from './revocations-memory.js';
+import { applyChange, effectiveGroups, type GroupChange, type RuntimeGroups } from './runtime-groups.js';
+import { MemoryRuntimeGroups } from './runtime-groups-memory.js';
 import { type SseSink, StreamSession } from './stream-session.js';
 
 export { POLL_BATCH_MAX, type PollAnswer } from './poll-session.js';
@@ -56,6 +58,14 @@ export class Hub {
   /** Carries `POST /disconnect` to every node (this one alone in memory mode). */
   private readonly control: Control;
   private readonly revocations: Revocations;
+  /** Runtime group changes (`POST /groups`): the cluster's in Redis mode, else this process's. */
+  private readonly runtimeGroups: RuntimeGroups;
+  private readonly ownsRuntimeGroups: boolean;
+  /**
+   * Uids whose runtime groups are being read for a new connection, with the changes seen
+   * meanwhile: a change that arrives during the read may be missing from it, so it is read again.
+   */
+  private readonly reading = new Map<string, { readers: number; changes: number }>();
   private readonly host: SessionHost;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -86,6 +96,15 @@ export class Hub {
       new MemoryRevocations({ ttlSec: config.revokeTtlSec, max: config.maxRevocations });
     this.control.listen((cmd) => this.apply(cmd));
     cluster?.onResync(() => this.resync());
+    this.ownsRuntimeGroups = cluster?.runtimeGroups === undefined;
+    this.runtimeGroups =
+      cluster?.runtimeGroups ??
+      new MemoryRuntimeGroups({
+        ttlMs: config.groupsTtlSec * 1000,
+        maxUids: config.maxRuntimeGroupUids,
+        maxGroupsPerUid: config.maxGroupsPerToken,
+      });
+    this.runtimeGroups.subscribe((c) => this.regroup(c));
     this.heartbeat = setInterval(() => this.beat(), config.heartbeatMs);
     this.heartbeat.unref();
     this.expiryTimer = setInterval(() => this.expire(), 1000);
@@ -134,6 +153,28 @@ export class Hub {
   }
 
   /**
+   * `sub` with the groups its connections have now: its token's, plus those its uid joined at run
+   * time, minus those it left. Call right before `admit` and opening (no await in between): a
+   * change that arrives later regroups the connection once it is registered.
+   */
+  async subscriberNow(sub: Subscriber): Promise<Subscriber> {
+    const watch = this.reading.get(sub.uid) ?? { readers: 0, changes: 0 };
+    watch.readers++;
+    this.reading.set(sub.uid, watch);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const seen = watch.changes;
+        const delta = await this.runtimeGroups.get(sub.uid);
+        if (watch.changes !== seen && attempt < 3) continue;
+        const groups = effectiveGroups(sub.groups, delta);
+        return groups === sub.groups ? sub : Object.freeze({ ...sub, groups: Object.freeze([...groups]) });
+      }
+    } finally {
+      if (--watch.readers === 0) this.reading.delete(sub.uid);
+    }
+  }
+
+  /**
    * Ends every stream and waiting poll of `uids` on every node (`POST /disconnect`), revoking their
    * older tokens first when asked, so a client that reconnects at once is already refused. Answers
    * what presence knew of them at the call: uids online and their connections.
@@ -154,6 +195,24 @@ export class Hub {
       reason: req.reason,
       reconnect: req.reconnect,
     });
+    return { uids, connections };
+  }
+
+  /**
+   * `POST /groups`: changes the runtime groups of `c.uids` deployment-wide; resolves once this
+   * node's live connections follow, with those uids' presence at that time.
+   */
+  async changeGroups(c: GroupChange): Promise<{ uids: number; connections: number }> {
+    this.checkOpen();
+    await this.runtimeGroups.change(c);
+    const stats = await this.presence.online(c.uids).catch(() => this.registry.online(c.uids));
+    let uids = 0;
+    let connections = 0;
+    for (const u of c.uids) {
+      const n = stats.online?.[u] ?? 0;
+      if (n > 0) uids++;
+      connections += n;
+    }
     return { uids, connections };
   }
 
@@ -208,8 +267,13 @@ export class Hub {
   }
 
   /** Presence across the deployment (`GET /online`): the cluster in Redis mode, else `online`. */
-  clusterOnline(uids?: readonly string[]): Promise<OnlineStats> {
-    return this.presence.online(uids);
+  clusterOnline(uids?: readonly string[], groups?: readonly string[]): Promise<OnlineStats> {
+    return this.presence.online(uids, groups);
+  }
+
+  /** One page of the online uids across the deployment (`GET /online/uids`). */
+  onlineUids(q: UidPageQuery): Promise<UidPage> {
+    return this.presence.uids(q);
   }
 
   /** Connections of this process addressed by `t`, each counted once. */
@@ -247,6 +311,21 @@ export class Hub {
     if (!this.registry.remove(m)) return;
     this.presence.remove(m.uid, m.groups);
     if (this.watch && this.registry.countOf(m.uid) === 0) this.watch.down(m.uid);
+  }
+
+  /**
+   * A runtime group change (of this node or another): live connections of its uids follow at once,
+   * and reads in flight for them start over (see `subscriberNow`).
+   */
+  private regroup(c: GroupChange): void {
+    for (const uid of c.uids) {
+      const watch = this.reading.get(uid);
+      if (watch) watch.changes++;
+      for (const m of this.registry.of(uid)) {
+        const d = this.registry.regroup(m, applyChange(m.groups, c));
+        if (d) this.presence.regroup(uid, d.added, d.removed);
+      }
+    }
   }
 
   private dropSlow(m: Member, buffered: number): void {
@@ -327,6 +406,7 @@ export class Hub {
     this.drain();
     await this.control.close();
     await this.revocations.close();
+    if (this.ownsRuntimeGroups) await this.runtimeGroups.close();
     await this.broker.close();
   }
 }

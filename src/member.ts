@@ -47,7 +47,8 @@ export abstract class Member implements Position {
   closed = false;
 
   constructor(
-    readonly sub: Subscriber,
+    /** Its token's subscriber, its groups replaced when they change at run time (see `groups`). */
+    public sub: Subscriber,
     protected readonly host: SessionHost,
   ) {}
 
@@ -59,6 +60,10 @@ export abstract class Member implements Position {
   }
   get groups(): readonly string[] {
     return this.sub.groups;
+  }
+  /** Runtime groups (`POST /groups`): only the registry sets it, re-indexing the member. */
+  set groups(groups: readonly string[]) {
+    this.sub = Object.freeze({ ...this.sub, groups: Object.freeze([...groups]) });
   }
   get expiresAt(): number | undefined {
     return this.sub.expiresAt;
@@ -109,9 +114,20 @@ export abstract class Member implements Position {
     return true;
   }
 
-  /** Goes live at `epoch`/`seq`: returns the queued messages, to hand over again in order. */
+  /**
+   * Whether `msg` is addressed to this member's uid or groups as they are now: a message queued or
+   * replayed for a group the member has left since is never handed over.
+   */
+  protected addressed(msg: Message): boolean {
+    if (msg.to.length === 0 && msg.groups.length === 0) return true;
+    if (msg.to.includes(this.uid)) return true;
+    const groups = this.groups;
+    return msg.groups.some((g) => groups.includes(g));
+  }
+
+  /** Goes live at `epoch`/`seq`: returns the queued messages still addressed to it, to hand over again in order. */
   protected goLive(epoch: string, seq: number): Message[] {
-    const queued = this.pending ?? [];
+    const queued = (this.pending ?? []).filter((m) => this.addressed(m));
     this.pending = null;
     this.epoch = epoch;
     this.seq = Math.max(this.seq, seq);

@@ -71,8 +71,10 @@ export class PollSession extends Member {
       this.answer({ messages: [], cursor: r.position, reset: true });
       return;
     }
-    if (r.messages.length > 0) {
-      const messages = r.messages.slice(0, POLL_BATCH_MAX);
+    // Groups left since the replay was asked for are not replayed (see `addressed`).
+    const replayed = r.messages.filter((m) => this.addressed(m));
+    if (replayed.length > 0) {
+      const messages = replayed.slice(0, POLL_BATCH_MAX);
       this.host.metrics?.replayed.inc(messages.length);
       this.answer({ messages, cursor: messages[messages.length - 1]!.id });
       return;
@@ -110,9 +112,11 @@ export class PollSession extends Member {
   /** Answers with what is batched, or with the cursor. A fresh poll waits out a resync. */
   end(reason: CloseReason): void {
     if (reason === 'resync' && this.cursor === '') return;
-    const n = this.batch.length;
-    const last = this.batch[n - 1];
-    if (this.answer({ messages: this.batch, cursor: last ? last.id : this.cursor }) && n > 0)
+    const last = this.batch[this.batch.length - 1];
+    // A group left since a message was batched takes it out; the cursor still moves past it.
+    const messages = this.batch.filter((m) => this.addressed(m));
+    const n = messages.length;
+    if (this.answer({ messages, cursor: last ? last.id : this.cursor }) && n > 0)
       this.host.metrics?.delivered.inc(n);
   }
 

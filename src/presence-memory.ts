@@ -1,5 +1,5 @@
 import type { Targets } from './message.js';
-import type { LocalPresence, OnlineStats, Presence } from './presence.js';
+import type { LocalPresence, OnlineStats, Presence, UidPage, UidPageQuery } from './presence.js';
 
 /**
  * Presence of a single-process deployment: this node's registry is the whole truth, so the
@@ -13,12 +13,18 @@ export class MemoryPresence implements Presence {
 
   remove(_uid: string, _groups: readonly string[]): void {}
 
+  regroup(_uid: string, _added: readonly string[], _removed: readonly string[]): void {}
+
   async reach(targets: readonly Targets[]): Promise<number[]> {
     return targets.map((t) => this.local.reach(t));
   }
 
-  async online(uids?: readonly string[]): Promise<OnlineStats> {
-    return this.local.online(uids);
+  async online(uids?: readonly string[], groups?: readonly string[]): Promise<OnlineStats> {
+    return this.local.online(uids, groups);
+  }
+
+  async uids(q: UidPageQuery): Promise<UidPage> {
+    return this.local.uidPage(q);
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,7 @@ import { unavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { groupStream, type Targets, uidStream } from './message.js';
 import { keyBytes } from './names.js';
-import type { OnlineStats, Presence } from './presence.js';
+import type { GroupStats, OnlineStats, Presence, UidPage, UidPageQuery } from './presence.js';
 import type { RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { PRESENCE_LUA, Script } from './redis-scripts.js';
@@ -18,6 +18,18 @@ export const PRESENCE_DEAD_MS = 15_000;
 const CHUNK = 1000;
 
 const presenceScript = new Script(PRESENCE_LUA);
+
+/**
+ * The field counting `uid`'s connections in `group`: names hold no control character, so the
+ * newline cannot be part of either (the presence script splits there).
+ */
+export const memberField = (group: string, uid: string) => `m:${group}\n${uid}`;
+
+/** `prefix` followed by a name's bytes (see `keyBytes`). */
+function keyOf(prefix: string, name: string): string | Buffer {
+  const b = keyBytes(name);
+  return typeof b === 'string' ? prefix + b : Buffer.concat([Buffer.from(prefix), b]);
+}
 
 export interface RedisPresenceOptions {
   readonly client: RedisClient;
@@ -39,7 +51,10 @@ export interface RedisPresenceOptions {
  * its next write and joins again under a new id with all its counts.
  *
  * Exactness: per-uid counts, distinct uids and total connections are exact (up to the flush
- * delay of other nodes; this node's own changes count at once). A push to several targets counts
+ * delay of other nodes; this node's own changes count at once). Per group, connections are exact
+ * the same way; distinct uids (`gon:<group>` sorted set, from the per-group-and-uid `m:` fields)
+ * and the uid pages (`on`, `gon:<group>`) are exact once every node's changes are written,
+ * this node's included (within `PRESENCE_FLUSH_MS`). A push to several targets counts
  * a connection that matches two of them twice (upper bound, capped at total connections): the
  * nodes do not share connection identities.
  */
@@ -75,13 +90,25 @@ export class RedisPresence implements Presence {
   add(uid: string, groups: readonly string[]): void {
     this.localConns++;
     this.bump(uidStream(uid), 1);
-    for (const g of groups) this.bump(groupStream(g), 1);
+    this.regroup(uid, groups, []);
   }
 
   remove(uid: string, groups: readonly string[]): void {
     this.localConns--;
     this.bump(uidStream(uid), -1);
-    for (const g of groups) this.bump(groupStream(g), -1);
+    this.regroup(uid, [], groups);
+  }
+
+  /** Group fields: connections per group (`g:`), and per group and uid (`m:`, for distinct uids). */
+  regroup(uid: string, added: readonly string[], removed: readonly string[]): void {
+    for (const g of added) {
+      this.bump(groupStream(g), 1);
+      this.bump(memberField(g, uid), 1);
+    }
+    for (const g of removed) {
+      this.bump(groupStream(g), -1);
+      this.bump(memberField(g, uid), -1);
+    }
   }
 
   /**
@@ -114,16 +141,49 @@ export class RedisPresence implements Presence {
     });
   }
 
-  async online(uids?: readonly string[]): Promise<OnlineStats> {
-    const fields = (uids ?? []).map(uidStream);
-    const [counts, conns, distinct] = await this.read(fields);
-    const stats: OnlineStats = { uids: distinct, connections: conns };
-    if (!uids) return stats;
-    const online: Record<string, number> = {};
-    uids.forEach((u, i) => {
-      online[u] = counts[i]!;
-    });
-    return { ...stats, online };
+  async online(uids?: readonly string[], groups?: readonly string[]): Promise<OnlineStats> {
+    const u = uids ?? [];
+    const g = groups ?? [];
+    const p = this.opts.prefix;
+    const [counts, conns, distinct, cards] = await this.read(
+      [...u.map(uidStream), ...g.map(groupStream)],
+      g.map((name) => keyOf(`${p}gon:`, name)),
+    );
+    let stats: OnlineStats = { uids: distinct, connections: conns };
+    if (uids) {
+      const online: Record<string, number> = Object.create(null);
+      u.forEach((name, i) => {
+        online[name] = counts[i]!;
+      });
+      stats = { ...stats, online };
+    }
+    if (groups) {
+      const byGroup: Record<string, GroupStats> = Object.create(null);
+      g.forEach((name, i) => {
+        byGroup[name] = { uids: cards[i]!, connections: counts[u.length + i]! };
+      });
+      stats = { ...stats, groups: byGroup };
+    }
+    return stats;
+  }
+
+  /**
+   * A page of the sorted sets the presence script keeps (`on`: every online uid; `gon:<group>`:
+   * the uids with a connection in the group), by byte order from the uid after `q.after`.
+   */
+  async uids(q: UidPageQuery): Promise<UidPage> {
+    const p = this.opts.prefix;
+    const key = q.group === undefined ? `${p}on` : keyOf(`${p}gon:`, q.group);
+    const min = q.after === undefined ? '-' : keyOf('(', q.after);
+    let list: string[];
+    try {
+      list = await this.opts.client.zrangebylex(key, min, '+', 'LIMIT', 0, q.limit + 1);
+    } catch {
+      throw unavailable('backend unavailable', 'backend_unavailable');
+    }
+    const more = list.length > q.limit;
+    if (more) list.pop();
+    return { uids: list, next: more ? list[list.length - 1] : undefined };
   }
 
   /**
@@ -144,14 +204,21 @@ export class RedisPresence implements Presence {
     }
   }
 
-  /** Cluster counts for `fields`, total connections and distinct uids, with this node's unwritten changes applied. */
-  private async read(fields: readonly string[]): Promise<[number[], number, number]> {
+  /**
+   * Cluster counts for `fields`, total connections, distinct uids (with this node's unwritten
+   * changes applied to the counts and connections) and the size of each sorted set of `cards`.
+   */
+  private async read(
+    fields: readonly string[],
+    cards: readonly (string | Buffer)[] = [],
+  ): Promise<[number[], number, number, number[]]> {
     const p = this.opts.prefix;
     let r: [Error | null, unknown][] | null;
     try {
       const pipe = this.opts.client.pipeline();
       if (fields.length > 0) pipe.hmget(`${p}pres`, ...fields.map(keyBytes));
       pipe.get(`${p}conns`).get(`${p}uids`);
+      for (const k of cards) pipe.zcard(k);
       r = await pipe.exec();
     } catch {
       r = null;
@@ -165,7 +232,8 @@ export class RedisPresence implements Presence {
     const off = fields.length > 0 ? 1 : 0;
     const conns = Math.max(0, Number(r[off]![1] ?? 0) - this.flushedConns + this.localConns);
     const distinct = Math.max(0, Number(r[off + 1]![1] ?? 0));
-    return [counts, conns, distinct];
+    const sizes = cards.map((_k, i) => Number(r[off + 2 + i]![1] ?? 0));
+    return [counts, conns, distinct, sizes];
   }
 
   private setFlushed(field: string, n: number): void {

@@ -325,7 +325,9 @@ return n
 `;
 
 /**
- * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`) -> connections cluster-wide,
+ * Presence. Keys: `P pres` hash field (`u:<uid>`, `g:<group>`, `m:<group>\n<uid>`) -> connections
+ * cluster-wide, `P on` sorted set of online uids, `P gon:<group>` sorted set of the uids with a
+ * connection in the group (all scores 0: pages go by ZRANGEBYLEX),
  * `P uids` distinct uids online, `P conns` connections, `P node:<id>` hash field -> that node's
  * count, `P nodes` sorted set node -> last write (Redis time, ms), `P dying` set of nodes
  * declared dead whose counts are still being subtracted.
@@ -350,16 +352,29 @@ local function adjust(field, d)
   if d == 0 then return end
   local total = redis.call('HINCRBY', P .. 'pres', field, d)
   if total <= 0 then redis.call('HDEL', P .. 'pres', field) end
-  if string.sub(field, 1, 2) == 'u:' then
+  local before = total - d
+  local kind = string.sub(field, 1, 2)
+  if kind == 'u:' then
     redis.call('INCRBY', P .. 'conns', d)
-    local before = total - d
+    local uid = string.sub(field, 3)
     if before <= 0 and total > 0 then
       redis.call('INCR', P .. 'uids')
-      if whGrace >= 0 then whUp(string.sub(field, 3), now, whMax) end
+      redis.call('ZADD', P .. 'on', 0, uid)
+      if whGrace >= 0 then whUp(uid, now, whMax) end
     end
     if before > 0 and total <= 0 then
       redis.call('DECR', P .. 'uids')
-      if whGrace >= 0 then whDown(string.sub(field, 3), now) end
+      redis.call('ZREM', P .. 'on', uid)
+      if whGrace >= 0 then whDown(uid, now) end
+    end
+  elseif kind == 'm:' then
+    -- m:<group>\\n<uid>: the uid's connections in the group; gon:<group> lists the uids in it.
+    local nl = string.find(field, '\\n', 3, true)
+    if nl then
+      local key = P .. 'gon:' .. string.sub(field, 3, nl - 1)
+      local uid = string.sub(field, nl + 1)
+      if before <= 0 and total > 0 then redis.call('ZADD', key, 0, uid) end
+      if before > 0 and total <= 0 then redis.call('ZREM', key, uid) end
     end
   end
 end

@@ -1,10 +1,11 @@
 import type { Targets } from './message.js';
-import type { LocalPresence, OnlineStats } from './presence.js';
+import type { GroupStats, LocalPresence, OnlineStats, UidPage, UidPageQuery } from './presence.js';
 
 /** What the registry needs to know of a connection. */
 export interface Entry {
   readonly uid: string;
-  readonly groups: readonly string[];
+  /** Its groups; changed only through `Registry.regroup`, which re-indexes it. */
+  groups: readonly string[];
   /** When its token expires (ms since the Unix epoch); `undefined` = never. */
   readonly expiresAt: number | undefined;
   readonly kind: 'stream' | 'poll';
@@ -43,6 +44,28 @@ export class Registry<T extends Entry> implements LocalPresence {
     if (c.kind === 'stream') this.streams--;
     else this.polls--;
     return true;
+  }
+
+  /**
+   * Gives registered `c` the groups `groups` (a runtime change), re-indexing it; returns the
+   * groups added and removed, or `undefined` when `c` is not registered or nothing changed.
+   */
+  regroup(c: T, groups: readonly string[]): { added: string[]; removed: string[] } | undefined {
+    if (!this.all.has(c)) return undefined;
+    const before = c.groups;
+    const added = groups.filter((g) => !before.includes(g));
+    const removed = before.filter((g) => !groups.includes(g));
+    if (added.length === 0 && removed.length === 0) return undefined;
+    for (const g of removed) removeFrom(this.byGroup, g, c);
+    c.groups = groups;
+    for (const g of added) addTo(this.byGroup, g, c);
+    return { added, removed };
+  }
+
+  /** The connections of `uid`, a copy (callers change them). */
+  of(uid: string): T[] {
+    const set = this.byUid.get(uid);
+    return set ? [...set] : [];
   }
 
   get counts(): { streams: number; polls: number; uids: number } {
@@ -119,12 +142,52 @@ export class Registry<T extends Entry> implements LocalPresence {
     return seen.size;
   }
 
-  online(uids?: readonly string[]): OnlineStats {
-    const stats: OnlineStats = { uids: this.byUid.size, connections: this.all.size };
-    if (!uids) return stats;
-    const online: Record<string, number> = {};
-    for (const u of uids) online[u] = this.countOf(u);
-    return { ...stats, online };
+  online(uids?: readonly string[], groups?: readonly string[]): OnlineStats {
+    let stats: OnlineStats = { uids: this.byUid.size, connections: this.all.size };
+    if (uids) {
+      const online: Record<string, number> = Object.create(null);
+      for (const u of uids) online[u] = this.countOf(u);
+      stats = { ...stats, online };
+    }
+    if (groups) {
+      const byGroup: Record<string, GroupStats> = Object.create(null);
+      for (const g of groups) {
+        const members = this.byGroup.get(g);
+        const distinct = new Set<string>();
+        for (const c of members ?? []) distinct.add(c.uid);
+        byGroup[g] = { uids: distinct.size, connections: members?.size ?? 0 };
+      }
+      stats = { ...stats, groups: byGroup };
+    }
+    return stats;
+  }
+
+  /**
+   * One page of online uids (all, or those with a connection in `q.group`) in code-unit order,
+   * after `q.after`: one pass over the uids, keeping the `limit + 1` smallest in a sorted array.
+   */
+  uidPage(q: UidPageQuery): UidPage {
+    const keep = q.limit + 1;
+    const best: string[] = [];
+    const consider = (uid: string) => {
+      if (q.after !== undefined && uid <= q.after) return;
+      if (best.length >= keep && uid >= best[best.length - 1]!) return;
+      let lo = 0;
+      let hi = best.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (best[mid]! < uid) lo = mid + 1;
+        else hi = mid;
+      }
+      if (best[lo] === uid) return;
+      best.splice(lo, 0, uid);
+      if (best.length > keep) best.pop();
+    };
+    if (q.group === undefined) for (const uid of this.byUid.keys()) consider(uid);
+    else for (const c of this.byGroup.get(q.group) ?? []) consider(c.uid);
+    const more = best.length > q.limit;
+    if (more) best.pop();
+    return { uids: best, next: more ? best[best.length - 1] : undefined };
   }
 }
 

@@ -82,11 +82,13 @@ export class StreamSession extends Member {
       this.goLiveAt(at);
       return;
     }
-    if (r.messages.length > 0) {
+    // Groups left since the replay was asked for are not replayed (see `addressed`).
+    const replayed = r.messages.filter((m) => this.addressed(m));
+    if (replayed.length > 0) {
       let chunk = '';
-      for (const m of r.messages) chunk += m.frame;
+      for (const m of replayed) chunk += m.frame;
       this.writeReplay(chunk);
-      metrics?.replayed.inc(r.messages.length);
+      metrics?.replayed.inc(replayed.length);
     }
     this.goLiveAt(at, r.messages[r.messages.length - 1]?.seq ?? 0);
   }

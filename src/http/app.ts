@@ -10,7 +10,9 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { disconnectRoute } from './control.js';
 import { sendError } from './errors.js';
+import { groupsRoute } from './groups.js';
 import { demoTokensRoute, healthRoute, metricsRoute } from './ops.js';
+import { onlineUidsRoute } from './presence.js';
 import { onlineRoute, pushRoute } from './publish.js';
 import type { Route } from './route.js';
 import { eventsRoute, pollRoute } from './subscribe.js';
@@ -35,6 +37,8 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/push', { method: 'POST', handle: pushRoute(deps) }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
     ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],
+    ['/online/uids', { method: 'GET', handle: onlineUidsRoute(auth, hub) }],
+    ['/groups', { method: 'POST', handle: groupsRoute(config, auth, hub) }],
     ['/healthz', { method: 'GET', handle: healthRoute(hub) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
     ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],

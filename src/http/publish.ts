@@ -41,24 +41,29 @@ export function pushRoute({ config, auth, hub, metrics, log }: PublishDeps): Han
   };
 }
 
-/** `GET /online`: deployment-wide presence, per uid when `?uid=` is given (`push` or `control` token). */
+/**
+ * `GET /online`: deployment-wide presence, per uid with `?uid=` and per group with `?group=`
+ * (publisher token, scope `push` or `control`).
+ */
 export function onlineRoute(auth: Auth, hub: Hub): Handler {
   return async (req, res, query) => {
     auth.publisher(tokenOf({ headers: req.headers, query }), ['push', 'control']);
-    const raw = query.uid;
-    if (raw === undefined) {
-      sendJson(res, 200, JSON.stringify(await hub.clusterOnline()));
-      return;
-    }
-    const list = Array.isArray(raw) ? raw : [raw];
-    if (list.length > 1000) throw badRequest('at most 1000 uid parameters');
-    const uids = list.map((u) => {
-      const n = normalizeName(u);
-      if (n === undefined) throw badRequest('uid must be 1-128 characters without control characters');
-      return n;
-    });
-    sendJson(res, 200, JSON.stringify(await hub.clusterOnline(uids)));
+    const uids = namesParam(query.uid, 'uid');
+    const groups = namesParam(query.group, 'group');
+    sendJson(res, 200, JSON.stringify(await hub.clusterOnline(uids, groups)));
   };
+}
+
+/** A repeatable query parameter of names, normalized; `undefined` when absent. */
+function namesParam(raw: string | string[] | undefined, name: string): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length > 1000) throw badRequest(`at most 1000 ${name} parameters`);
+  return list.map((u) => {
+    const n = normalizeName(u);
+    if (n === undefined) throw badRequest(`${name} must be 1-128 characters without control characters`);
+    return n;
+  });
 }
 
 /** Publishes validated messages and logs one line per message (no payload, no token). */

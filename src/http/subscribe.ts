@@ -24,10 +24,11 @@ export const MAX_POLL_TIMEOUT_SECONDS = 60;
  * stream opened, so it creates no framework objects (see `app.ts`).
  */
 export function eventsRoute(auth: Auth, hub: Hub): Handler {
-  return (req: IncomingMessage, res: ServerResponse, query) => {
+  return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
-    const sub = auth.subscriber(tokenOf(r));
-    hub.checkRevoked(sub);
+    const token = auth.subscriber(tokenOf(r));
+    hub.checkRevoked(token);
+    const sub = await hub.subscriberNow(token);
     hub.admit(sub);
     const resumeId = resumeIdOf(r);
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
@@ -47,10 +48,10 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
 
 /** `GET /poll`: a long-poll answered with the messages after the cursor, or at its timeout. */
 export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler {
-  return (req: IncomingMessage, res: ServerResponse, query) => {
+  return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
-    const sub = auth.subscriber(tokenOf(r));
-    hub.checkRevoked(sub);
+    const token = auth.subscriber(tokenOf(r));
+    hub.checkRevoked(token);
     const cursor = queryString(r, 'cursor') || undefined;
     const rawTimeout = queryString(r, 'timeout');
     let timeoutSec = defaultPollSec;
@@ -58,6 +59,8 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
       if (!/^\d+(\.\d+)?$/.test(rawTimeout)) throw badRequest('timeout must be a number of seconds');
       timeoutSec = Math.min(Number(rawTimeout), MAX_POLL_TIMEOUT_SECONDS);
     }
+    // A fresh poll only learns the position: its groups do not matter, so they are not read.
+    const sub = cursor === undefined ? token : await hub.subscriberNow(token);
     if (cursor !== undefined) hub.admit(sub);
     res.setHeader('Cache-Control', 'no-store');
     const cancel = hub.poll(sub, cursor, timeoutSec * 1000, (a) => {

@@ -1,9 +1,11 @@
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { MemoryPresence } from '../../src/presence-memory.js';
 import { MemoryRevocations } from '../../src/revocations-memory.js';
+import { MemoryRuntimeGroups } from '../../src/runtime-groups-memory.js';
 import { brokerContract } from './broker-contract.js';
 import { presenceContract } from './presence-contract.js';
 import { revocationsContract } from './revocations-contract.js';
+import { runtimeGroupsContract } from './runtime-groups-contract.js';
 
 brokerContract('MemoryBroker', async (o) => {
   const broker = new MemoryBroker({
@@ -23,4 +25,9 @@ presenceContract('MemoryPresence', async (local) => {
 revocationsContract('MemoryRevocations', async (opts) => {
   const revocations = new MemoryRevocations(opts);
   return { revocations, close: () => revocations.close() };
+});
+
+runtimeGroupsContract('MemoryRuntimeGroups', async (opts) => {
+  const store = new MemoryRuntimeGroups(opts);
+  return { a: store, b: store, close: () => store.close() };
 });

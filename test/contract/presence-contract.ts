@@ -55,6 +55,10 @@ export function presenceContract(name: string, factory: PresenceFactory, skip?: 
           registry.remove(e);
           p.remove(e.uid, e.groups);
         },
+        regroup(e: Entry, groups: string[]): void {
+          const d = registry.regroup(e, groups);
+          if (d) p.regroup(e.uid, d.added, d.removed);
+        },
       };
     };
 
@@ -132,6 +136,70 @@ export function presenceContract(name: string, factory: PresenceFactory, skip?: 
       expect(now.online).toEqual({ a: 0 });
       await eventually(async () => expect(await n.p.online()).toEqual({ uids: 1, connections: 1 }));
       expect(await n.p.reach([{ to: ['a'], groups: [] }])).toEqual([0]);
+    });
+
+    it('counts distinct uids and connections per group, following runtime group changes', async () => {
+      const n = await node();
+      const a1 = n.connect('a', ['g']);
+      n.connect('a', ['g', 'h']);
+      const b = n.connect('b', ['h']);
+      n.connect('__proto__', ['constructor']);
+      const groups = ['g', 'h', 'none', '__proto__', 'constructor'];
+      await eventually(async () =>
+        // JSON, as the answer goes out: `__proto__` is a plain key there, never a prototype.
+        expect(JSON.parse(JSON.stringify((await n.p.online(undefined, groups)).groups))).toEqual(
+          JSON.parse(
+            '{"g":{"uids":1,"connections":2},"h":{"uids":2,"connections":2},"none":{"uids":0,"connections":0},"__proto__":{"uids":0,"connections":0},"constructor":{"uids":1,"connections":1}}',
+          ),
+        ),
+      );
+      n.regroup(b, ['g']);
+      n.regroup(a1, ['k']);
+      await eventually(async () => {
+        const now = await n.p.online(['a', 'b'], ['g', 'h', 'k']);
+        expect(now.groups).toEqual({
+          g: { uids: 2, connections: 2 },
+          h: { uids: 1, connections: 1 },
+          k: { uids: 1, connections: 1 },
+        });
+        expect(now.online).toEqual({ a: 2, b: 1 });
+      });
+      expect(await n.p.reach([{ to: [], groups: ['k'] }])).toEqual([1]);
+      n.disconnect(b);
+      await eventually(async () =>
+        expect((await n.p.online(undefined, ['g'])).groups).toEqual({ g: { uids: 1, connections: 1 } }),
+      );
+    });
+
+    it('pages through online uids, all or a group, each uid once', async () => {
+      const n = await node();
+      const uids = Array.from({ length: 250 }, (_, i) => `user-${i}`);
+      for (const u of uids) n.connect(u, Number(u.slice(5)) % 2 === 0 ? ['even'] : []);
+      n.connect('user-0', ['even']);
+      const walk = async (group?: string) => {
+        const out: string[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 100; i++) {
+          const page = await n.p.uids({ group, limit: 40, after });
+          expect(page.uids.length).toBeLessThanOrEqual(40);
+          out.push(...page.uids);
+          if (page.next === undefined) return out;
+          expect(page.next).toBe(page.uids[page.uids.length - 1]);
+          after = page.next;
+        }
+        throw new Error('walk did not end');
+      };
+      await eventually(async () => expect((await walk()).length).toBe(250));
+      const all = await walk();
+      expect(new Set(all).size).toBe(250);
+      expect([...all].sort()).toEqual([...uids].sort());
+      const even = await walk('even');
+      expect(even.length).toBe(125);
+      expect(new Set(even).size).toBe(125);
+      expect(await walk('nobody-here')).toEqual([]);
+      const one = await n.p.uids({ limit: 1 });
+      expect(one.uids.length).toBe(1);
+      expect(one.next).toBe(one.uids[0]);
     });
 
     it('closes idempotently', async () => {

@@ -6,10 +6,12 @@ import { RedisControl } from '../../src/control-redis.js';
 import { RedisPresence } from '../../src/presence-redis.js';
 import type { RevocationOptions } from '../../src/revocations.js';
 import { RedisRevocations } from '../../src/revocations-redis.js';
+import { RedisRuntimeGroups } from '../../src/runtime-groups-redis.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 import { brokerContract } from './broker-contract.js';
 import { presenceContract } from './presence-contract.js';
 import { revocationsContract } from './revocations-contract.js';
+import { runtimeGroupsContract } from './runtime-groups-contract.js';
 
 const skip = redisSkipReason();
 let redis: TestRedis | undefined;
@@ -84,6 +86,41 @@ revocationsContract(
       peer: () => node(opts),
       async close() {
         await Promise.all(closers.map((c) => c()));
+      },
+    };
+  },
+  skip,
+);
+
+runtimeGroupsContract(
+  `RedisRuntimeGroups (real redis-server)${skip ? ` — skipped: ${skip}` : ''}`,
+  async (opts) => {
+    // Two nodes: each a command client and a subscribed client, on one prefix.
+    const prefix = `r${randomBytes(4).toString('hex')}:`;
+    const clients: Redis[] = [];
+    const node = async () => {
+      const client = new Redis(redis!.url);
+      const sub = new Redis(redis!.url);
+      clients.push(client, sub);
+      const store = new RedisRuntimeGroups({ client, sub, prefix, ...opts });
+      // Subscribed before the test starts: a change must reach both nodes.
+      for (
+        let i = 0;
+        i < 200 && (await client.pubsub('NUMSUB', `${prefix}groups`))[1] !== clients.length / 2;
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 10));
+      return store;
+    };
+    const a = await node();
+    const b = await node();
+    return {
+      a,
+      b,
+      async close() {
+        await a.close();
+        await b.close();
+        for (const c of clients) c.disconnect();
       },
     };
   },

@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       pollTimeoutSec: 25,
       demo: false,
       jwtAlgorithms: ['HS256'],
+      groupsTtlSec: 86_400,
+      maxRuntimeGroupUids: 100_000,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -34,6 +36,10 @@ describe('loadConfig', () => {
     ['HEARTBEAT_SECONDS', '-5'],
     ['POLL_TIMEOUT_SECONDS', '61'],
     ['MAX_BUFFERED_BYTES', '1.5'],
+    ['GROUPS_TTL_SECONDS', '0'],
+    ['GROUPS_TTL_SECONDS', 'day'],
+    ['MAX_RUNTIME_GROUP_UIDS', '0'],
+    ['MAX_RUNTIME_GROUP_UIDS', '-1'],
     ['JWT_ALGORITHMS', 'none'],
     ['JWT_ALGORITHMS', 'RS256'],
     ['LOG_LEVEL', 'loud'],
