@@ -39,7 +39,7 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],
     ['/online/uids', { method: 'GET', handle: onlineUidsRoute(auth, hub) }],
     ['/groups', { method: 'POST', handle: groupsRoute(config, auth, hub) }],
-    ['/healthz', { method: 'GET', handle: healthRoute(hub) }],
+    ['/healthz', { method: 'GET', handle: healthRoute(hub, config) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
     ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],
   ]);

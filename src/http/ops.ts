@@ -7,8 +7,12 @@ import { normalizeName } from '../names.js';
 import { sendJson } from './errors.js';
 import type { Handler } from './route.js';
 
-/** `GET /healthz`: 503 while the backend is unreachable, so a balancer stops sending traffic. */
-export function healthRoute(hub: Hub): Handler {
+/**
+ * `GET /healthz`: 503 while the backend is unreachable, so a balancer stops sending traffic.
+ * `demo` tells the demo page whether `/demo/tokens` exists, so a production page never probes it.
+ */
+export function healthRoute(hub: Hub, config: Config): Handler {
+  const ok = JSON.stringify({ status: 'ok', demo: config.demo });
   return (_req, res) => {
     if (!hub.broker.healthy) {
       sendJson(
@@ -22,7 +26,7 @@ export function healthRoute(hub: Hub): Handler {
       );
       return;
     }
-    sendJson(res, 200, '{"status":"ok"}');
+    sendJson(res, 200, ok);
   };
 }
 

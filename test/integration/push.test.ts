@@ -161,7 +161,7 @@ describe('other endpoints and errors', () => {
   });
 
   it('serves /healthz, /metrics, 404 and 405', async () => {
-    expect((await api().get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await api().get('/healthz')).body).toEqual({ status: 'ok', demo: false });
     const m = await api().get('/metrics');
     expect(m.status).toBe(200);
     for (const name of [
