@@ -7,7 +7,7 @@
  *   npm run bench:compare -- [--n 10000] [--pairs 3] [--scale 1000,5000,10000,18000] [--no-scale]
  *     [--targets nchan,ssepush,floor] [--warm-conns 2000] [--unicast 5000] [--batch-msgs 20000]
  *
- * `--targets` may add `ssepush-pretenuring` / `floor-pretenuring` (V8's default allocation-site
+ * `--no-storm` skips the reconnect storm. `--targets` may add `ssepush-pretenuring` / `floor-pretenuring` (V8's default allocation-site
  * pretenuring, `SSEPUSH_PRETENURING=1`) for the pretenuring experiment.
  */
 import { parseArgs } from './lib/measure.js';
@@ -35,6 +35,6 @@ runMain('bench:compare', () =>
     warmConns,
     unicast: Number(args.get('unicast') ?? 5000),
     batch: Number(args.get('batch-msgs') ?? 20_000),
-    storm: true,
+    storm: !args.has('no-storm'),
   }),
 );

@@ -3,6 +3,7 @@ import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import type { Config } from './config.js';
 import { forbidden, SsePushError, unauthorized } from './errors.js';
+import { verifyHmacJwt } from './jwt-hmac.js';
 import { normalizeName } from './names.js';
 
 /** Who an SSE or long-poll connection belongs to, from a verified subscriber token. */
@@ -67,6 +68,10 @@ export class Auth {
 
   private verify(token: string, key: KeyObject): JwtPayload {
     if (token.length > this.config.maxTokenBytes) throw unauthorized('token is too long');
+    // HMAC tokens jsonwebtoken would accept are checked directly; the rest (asymmetric keys, and
+    // every refusal, so its reason) go through jsonwebtoken.
+    const accepted = verifyHmacJwt(token, key, this.config);
+    if (accepted) return accepted;
     try {
       const payload = jwt.verify(token, key, {
         algorithms: [...this.config.jwtAlgorithms],

@@ -78,6 +78,10 @@ export class MemoryBroker implements Broker {
     return formatId(this.epoch, this.seq);
   }
 
+  positionNow(): string | undefined {
+    return this.closed ? undefined : formatId(this.epoch, this.seq);
+  }
+
   subscribe(listener: BrokerListener): void {
     this.listeners.push(listener);
   }

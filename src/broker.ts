@@ -78,6 +78,12 @@ export interface Broker {
   replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay>;
   /** The id of the newest message, or the start position of the current epoch. */
   position(): Promise<string>;
+  /**
+   * The same position when this backend holds it in process (memory), so a fresh stream can go
+   * live in the same step as its head; absent or `undefined` when it must be asked (Redis) or
+   * the broker is closed.
+   */
+  positionNow?(): string | undefined;
   /** Registers the listener that receives every published message. */
   subscribe(listener: BrokerListener): void;
   /** False while the backend is unreachable (health checks and publishes answer 503). */

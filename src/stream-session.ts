@@ -52,10 +52,19 @@ export class StreamSession extends Member {
 
   /**
    * Writes `retry:`, then (asynchronously) the replay after `resumeId`, a reset, or the bare
-   * current position for a fresh stream, and goes live. A failed start closes the stream: the
+   * current position for a fresh stream (at once when the broker knows it), and goes live. A failed start closes the stream: the
    * client reconnects and resumes.
    */
   open(broker: Broker, resumeId: string | undefined, retryMs: number): void {
+    // A fresh stream on a backend whose position is known now goes live at once, `retry:` and
+    // `id:` in the one write that also carries the head. Never a resume: it must not be told a
+    // position before its replay.
+    const now = resumeId === undefined ? broker.positionNow?.() : undefined;
+    if (now !== undefined) {
+      this.write(`retry:${retryMs}\n\nid:${now}\n\n`);
+      this.goLiveAt(markOf(now));
+      return;
+    }
     this.write(`retry:${retryMs}\n\n`);
     this.start(broker, resumeId).catch((err: unknown) => {
       this.host.log?.warn({ err }, 'stream start failed');

@@ -21,7 +21,22 @@ export const TARGETS: Record<string, () => Promise<Target>> = {
   'ssepush-pretenuring': () =>
     startSsepush({ name: 'ssepush-pretenuring', env: { SSEPUSH_PRETENURING: '1' } }),
   'floor-pretenuring': () => startFloor({ name: 'floor-pretenuring', env: { SSEPUSH_PRETENURING: '1' } }),
+  ...extraBuilds(process.env.SSEPUSH_BUILDS),
 };
+
+/**
+ * Other builds of `src/` to run side by side (A/B of a change in one session):
+ * `SSEPUSH_BUILDS=base=bench/out/build-base,cut1=/tmp/b1` adds targets `ssepush-base`, `ssepush-cut1`.
+ */
+function extraBuilds(spec: string | undefined): Record<string, () => Promise<Target>> {
+  const out: Record<string, () => Promise<Target>> = {};
+  for (const entry of (spec ?? '').split(',').filter(Boolean)) {
+    const [label, dir] = entry.split('=');
+    if (!label || !dir) throw new Error(`SSEPUSH_BUILDS entry "${entry}" is not label=directory`);
+    out[`ssepush-${label}`] = () => startSsepush({ name: `ssepush-${label}`, build: dir });
+  }
+  return out;
+}
 
 export function targetNames(list: string): string[] {
   const names = list.split(',').map((s) => s.trim());

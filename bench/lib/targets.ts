@@ -179,6 +179,8 @@ export interface SsepushOptions {
   readonly name?: string;
   /** A file for the server's stdout (e.g. `--trace-gc-nvp` output); default: inherited. */
   readonly stdoutFile?: string;
+  /** A directory holding another built `main.js` (an A/B build); default: this run's build. */
+  readonly build?: string;
 }
 
 /** The child's stdout: inherited, or a file opened for it (closed here once the child has it). */
@@ -187,12 +189,12 @@ function stdoutOf(file: string | undefined): 'inherit' | number {
 }
 
 export async function startSsepush(opts: SsepushOptions = {}): Promise<Target> {
-  buildSsepush();
+  if (opts.build === undefined) buildSsepush();
   const port = await freePort();
   const out = stdoutOf(opts.stdoutFile);
   const proc = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), '--expose-gc', '--import', GC_HOOK, `${BUILD}/main.js`],
+    [...(opts.nodeArgs ?? []), '--expose-gc', '--import', GC_HOOK, `${opts.build ?? BUILD}/main.js`],
     {
       cwd: opts.cwd ?? ROOT,
       stdio: ['ignore', out, 'inherit'],

@@ -9,7 +9,7 @@ import type { Hub } from '../hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { disconnectRoute } from './control.js';
-import { sendError } from './errors.js';
+import { COMMON_HEADERS, sendError } from './errors.js';
 import { groupsRoute } from './groups.js';
 import { demoTokensRoute, healthRoute, metricsRoute } from './ops.js';
 import { onlineUidsRoute } from './presence.js';
@@ -32,9 +32,9 @@ export interface AppDeps {
 export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
   const { config, auth, hub, metrics } = deps;
   return new Map<string, Route>([
-    ['/events', { method: 'GET', handle: eventsRoute(auth, hub), holdsSocket: true }],
+    ['/events', { method: 'GET', handle: eventsRoute(auth, hub), holdsSocket: true, ownsHead: true }],
     ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config.pollTimeoutSec), holdsSocket: true }],
-    ['/push', { method: 'POST', handle: pushRoute(deps) }],
+    ['/push', { method: 'POST', handle: pushRoute(deps), ownsHead: true }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
     ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],
     ['/online/uids', { method: 'GET', handle: onlineUidsRoute(auth, hub) }],
@@ -50,11 +50,6 @@ function routeKey(path: string): string {
   const p = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   return p.toLowerCase();
 }
-
-const SECURITY_HEADERS: [string, string][] = [
-  ['X-Content-Type-Options', 'nosniff'],
-  ['Referrer-Policy', 'no-referrer'],
-];
 
 /**
  * The server's request listener, and the one place for what every request goes through: common
@@ -78,7 +73,17 @@ export function createEdge(deps: AppDeps): (req: IncomingMessage, res: ServerRes
     }
   };
   return (req, res) => {
-    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const key = routeKey(q < 0 ? url : url.slice(0, q));
+    const route = routes.get(key);
+    const runs =
+      route !== undefined &&
+      (req.method === route.method || (req.method === 'HEAD' && route.method === 'GET'));
+    if (!(runs && route.ownsHead)) {
+      for (let i = 0; i < COMMON_HEADERS.length; i += 2)
+        res.setHeader(COMMON_HEADERS[i]!, COMMON_HEADERS[i + 1]!);
+    }
     const origin = req.headers.origin;
     if (origin && origins.has(origin)) {
       res.setHeader('Access-Control-Allow-Origin', origin);
@@ -93,15 +98,11 @@ export function createEdge(deps: AppDeps): (req: IncomingMessage, res: ServerRes
         return;
       }
     }
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const key = routeKey(q < 0 ? url : url.slice(0, q));
     if (!hub.isAccepting && key !== '/metrics') {
       sendError(res, unavailable('server is shutting down', 'shutting_down'), log);
       return;
     }
-    const route = routes.get(key);
-    if (!route || (req.method !== route.method && !(req.method === 'HEAD' && route.method === 'GET'))) {
+    if (!runs) {
       app(req, res);
       return;
     }

@@ -22,11 +22,29 @@ export function statusOf(kind: ErrorKind): number {
   return STATUS[kind];
 }
 
-/** A JSON answer with the headers Express's `res.json` would set. */
+/**
+ * Headers every answer carries, as a flat `writeHead` list. The edge sets them one by one only
+ * for routes that do not write them in their own head (see `Route.ownsHead`).
+ */
+export const COMMON_HEADERS = [
+  'X-Content-Type-Options',
+  'nosniff',
+  'Referrer-Policy',
+  'no-referrer',
+] as const;
+
+/**
+ * A JSON answer with the headers Express's `res.json` would set (and the common ones), in one
+ * `writeHead` with a flat list: no header object is built when nothing was set before.
+ */
 export function sendJson(res: ServerResponse, status: number, body: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.writeHead(status, [
+    ...COMMON_HEADERS,
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'Content-Length',
+    Buffer.byteLength(body),
+  ]);
   res.end(body);
 }
 

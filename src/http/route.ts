@@ -22,4 +22,9 @@ export interface Route {
    * hold its slot for a socket it can no longer answer on.
    */
   readonly holdsSocket?: boolean;
+  /**
+   * True for routes that answer only through `sendJson`, `sendError` or a head that includes
+   * `COMMON_HEADERS`: the edge then sets no header itself, so the answer is one `writeHead`.
+   */
+  readonly ownsHead?: boolean;
 }

@@ -18,7 +18,8 @@ function chunk(text: string): string {
  * Writes the stream's SSE text straight to its socket, framed as the response's chunks: one
  * socket write per message instead of `ServerResponse.write`'s four buffered pieces with its own
  * cork and next-tick uncork, which per delivered message cost more than the system call. The
- * head is flushed first so the bytes stay in order; `end()` goes through the response, which
+ * head goes out corked with the first write (one system call for head, `retry:` and `id:`), so
+ * the bytes stay in order; `end()` goes through the response, which
  * writes the last chunk after ours. A class, not closures: thousands of these live at once.
  */
 class SocketSink implements SseSink {
@@ -27,8 +28,17 @@ class SocketSink implements SseSink {
     private readonly socket: Socket,
   ) {}
 
+  /** False until the first write, which sends the response head with it in one system call. */
+  private headSent = false;
+
   write(text: string): boolean {
-    return this.socket.write(chunk(text));
+    if (this.headSent) return this.socket.write(chunk(text));
+    this.headSent = true;
+    this.socket.cork();
+    this.res.flushHeaders();
+    const ok = this.socket.write(chunk(text));
+    this.socket.uncork();
+    return ok;
   }
 
   get writableLength(): number {
@@ -52,9 +62,11 @@ class SocketSink implements SseSink {
   }
 }
 
-/** The sink of a stream whose head was just written: its socket when chunked, else the response. */
+/**
+ * The sink of a stream whose head was just written (and is sent with the first write): its
+ * socket when chunked, else the response.
+ */
 export function socketSink(res: ServerResponse): SseSink {
-  res.flushHeaders();
   const socket = res.socket;
   return socket && res.chunkedEncoding ? new SocketSink(res, socket) : res;
 }

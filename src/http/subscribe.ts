@@ -3,7 +3,7 @@ import type { Auth } from '../auth.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { pollJson } from '../message.js';
-import { sendJson } from './errors.js';
+import { COMMON_HEADERS, sendJson } from './errors.js';
 import type { Handler } from './route.js';
 import { socketSink } from './socket-sink.js';
 import { queryString, resumeIdOf, tokenOf } from './token.js';
@@ -15,6 +15,9 @@ export const SSE_HEADERS = {
   'X-Accel-Buffering': 'no',
   Connection: 'keep-alive',
 } as const;
+
+/** The head of an SSE answer as one flat `writeHead` list, the common headers included. */
+const SSE_HEAD = [...COMMON_HEADERS, ...Object.entries(SSE_HEADERS).flat()];
 
 /** Longest long-poll wait a client may ask for, in seconds. */
 export const MAX_POLL_TIMEOUT_SECONDS = 60;
@@ -34,12 +37,12 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
     // head, and the request would hold a connection slot until the client gave up.
     if (req.method === 'HEAD') {
-      res.writeHead(200, SSE_HEADERS).end();
+      res.writeHead(200, SSE_HEAD).end();
       return;
     }
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0);
-    res.writeHead(200, SSE_HEADERS);
+    res.writeHead(200, SSE_HEAD);
     const conn = hub.openStream(sub, socketSink(res), resumeId);
     res.on('close', () => hub.closeStream(conn));
     if (req.socket.destroyed) hub.closeStream(conn);
