@@ -3,6 +3,7 @@ import type { Broker, BrokerListener, BrokerReplay } from './broker.js';
 import type { Config } from './config.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
+import type { OnceArgs, OnceResult } from './idempotency.js';
 import { formatId, newEpoch, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
@@ -113,7 +114,35 @@ export class RedisBroker implements Broker {
     return out;
   }
 
+  /**
+   * Publishes the whole batch in one script call unless `once.key` is recorded, recording it in
+   * the same atomic step (see `OnceBroker`); one call, so a keyed batch is never half published.
+   */
+  async publishOnce(inputs: readonly PublishInput[], once: OnceArgs): Promise<OnceResult<Message[]>> {
+    this.check();
+    const r = await this.runPublish(inputs, [once.key, once.fingerprint, once.ttlMs]);
+    if (r[0] === '!dup') return { kind: 'recorded', record: r[1]! };
+    return { kind: 'published', value: this.messagesOf(inputs, r) };
+  }
+
+  /** The command client, for stores that share the broker's connection (idempotency keys). */
+  get client(): Redis {
+    return this.pub;
+  }
+
+  /** The key prefix of this deployment. */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
   private async publishChunk(inputs: readonly PublishInput[]): Promise<Message[]> {
+    return this.messagesOf(inputs, await this.runPublish(inputs, []));
+  }
+
+  private async runPublish(
+    inputs: readonly PublishInput[],
+    trailing: readonly (string | number)[],
+  ): Promise<string[]> {
     const { size, ttlMs, maxStreams } = this.opts;
     const args: (string | number)[] = [
       this.prefix,
@@ -129,7 +158,11 @@ export class RedisBroker implements Broker {
       const streams = streamsOfMessage(input);
       args.push(streams.length, ...streams, payloadOf(input));
     }
-    const r = (await this.call(() => publishScript.run(this.pub, args))) as string[];
+    args.push(...trailing);
+    return (await this.call(() => publishScript.run(this.pub, args))) as string[];
+  }
+
+  private messagesOf(inputs: readonly PublishInput[], r: string[]): Message[] {
     const epoch = r[0]!;
     const time = Number(r[1]);
     this.saw(epoch, Number(r[r.length - 1]));

@@ -12,6 +12,7 @@ import {
   type SseSink,
 } from './connection.js';
 import { limited, unavailable } from './errors.js';
+import type { OnceArgs, OnceBroker, OnceResult } from './idempotency.js';
 import { formatId, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import type { Message, PublishInput, Targets } from './message.js';
@@ -259,9 +260,29 @@ export class Hub {
 
   /** Publishes validated messages in order and reports, per message, who was reached. */
   async publish(inputs: readonly PublishInput[]): Promise<PushResult[]> {
+    this.checkPublish();
+    return this.report(await this.broker.publish(inputs));
+  }
+
+  /**
+   * Publishes unless `once.key` is already recorded, the look-up and the publish being one atomic
+   * broker step (issue 17; brokers with the `OnceBroker` ability, i.e. Redis).
+   */
+  async publishOnce(inputs: readonly PublishInput[], once: OnceArgs): Promise<OnceResult<PushResult[]>> {
+    this.checkPublish();
+    const b = this.broker as Broker & Partial<OnceBroker>;
+    if (!b.publishOnce) throw new Error('this broker cannot publish with an idempotency key');
+    const r = await b.publishOnce(inputs, once);
+    return r.kind === 'recorded' ? r : { kind: 'published', value: await this.report(r.value) };
+  }
+
+  private checkPublish(): void {
     if (!this.accepting) throw unavailable('server is shutting down', 'shutting_down');
     if (!this.broker.healthy) throw unavailable('backend unavailable', 'backend_unavailable');
-    const messages = await this.broker.publish(inputs);
+  }
+
+  /** Counts, per message the broker just stored, who was reached. */
+  private async report(messages: Message[]): Promise<PushResult[]> {
     this.metrics?.published.inc(messages.length);
     const local = () => messages.map((m) => this.reach(m));
     // The messages are accepted at this point: a failed presence read must not turn into an error.

@@ -74,14 +74,26 @@ end
 /**
  * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, count, then per message:
  * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
+ * Idempotency (issue 17, src/idempotency-redis.ts): optional trailing ARGV after the messages:
+ * key, fingerprint, ttlMs. A recorded key returns {'!dup', record} and publishes nothing; else the
+ * record `<fingerprint>\n<epoch>\n<seq,...>` is written with the publish, in the same step.
  */
 export const PUBLISH_LUA = `${HELPERS}
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local maxStreams = tonumber(ARGV[4])
+local count = tonumber(ARGV[8])
+-- idempotency (issue 17) begin: find the optional key after the messages; a recorded key wins.
+local idem = 9
+for _ = 1, count do idem = idem + tonumber(ARGV[idem]) + 2 end
+local idemKey = ARGV[idem]
+if idemKey then
+  local rec = redis.call('GET', idemKey)
+  if rec then return {'!dup', rec} end
+end
+-- idempotency end
 local epoch = epochOf(ARGV[5])
 guard(epoch, ARGV[6], ARGV[7])
-local count = tonumber(ARGV[8])
 local now = nowMs()
 local nowText = string.format('%d', now)
 local out = {epoch, nowText}
@@ -126,6 +138,11 @@ for _ = 1, count do
   redis.call('PUBLISH', P .. 'msg', epoch .. ' ' .. rec)
   out[#out + 1] = seqText
   i = i + k + 1
+end
+-- idempotency (issue 17): the key is recorded in the same step as the publish.
+if idemKey then
+  local seqs = table.concat(out, ',', 3)
+  redis.call('SET', idemKey, ARGV[idem + 1] .. '\\n' .. epoch .. '\\n' .. seqs, 'PX', ARGV[idem + 2])
 end
 return out
 `;

@@ -5,12 +5,16 @@ import type { Express } from 'express';
 import { Auth } from './auth.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './broker-memory.js';
+import { RedisBroker } from './broker-redis.js';
 import type { Config } from './config.js';
 import { createApp } from './http/app.js';
 import { rawEvents } from './http/events-raw.js';
 import { rawPush } from './http/push-raw.js';
 import { commonHeaders } from './http/raw.js';
 import { Hub } from './hub.js';
+import type { IdempotencyStore } from './idempotency.js';
+import { MemoryIdempotencyStore } from './idempotency-memory.js';
+import { RedisIdempotencyStore } from './idempotency-redis.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 
@@ -29,6 +33,8 @@ export class SsePushServer {
   readonly app: Express;
   readonly http: Server;
   readonly log: Logger;
+  /** `Idempotency-Key` answers: in Redis when the broker is, else in this process. */
+  readonly idempotency: IdempotencyStore;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -53,10 +59,26 @@ export class SsePushServer {
     });
     this.hub = new Hub(config, this.broker, this.metrics, this.log);
     this.auth = new Auth(config);
-    this.app = createApp({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
+    this.idempotency =
+      broker instanceof RedisBroker
+        ? new RedisIdempotencyStore({
+            client: broker.client,
+            prefix: broker.keyPrefix,
+            ttlMs: config.idempotencyTtlMs,
+            log: this.log,
+          })
+        : new MemoryIdempotencyStore({ ttlMs: config.idempotencyTtlMs, maxKeys: config.idempotencyMaxKeys });
     // The hot routes are served by plain node:http ahead of Express (http/events-raw.ts, push-raw.ts).
     const headers = commonHeaders(config.corsOrigins);
-    const deps = { config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log };
+    const deps = {
+      config,
+      auth: this.auth,
+      hub: this.hub,
+      metrics: this.metrics,
+      log: this.log,
+      idempotency: this.idempotency,
+    };
+    this.app = createApp(deps);
     const events = rawEvents(deps, headers);
     const push = rawPush(deps, headers);
     const app = this.app;
@@ -109,6 +131,7 @@ export class SsePushServer {
     await closed;
     clearTimeout(timer);
     clearInterval(idle);
+    await this.idempotency.close();
     await this.hub.close();
     this.metrics.close();
   }

@@ -4,6 +4,7 @@ import { type Auth, mintToken } from '../auth.js';
 import type { Config } from '../config.js';
 import { methodNotAllowed, notFound, unavailable } from '../errors.js';
 import type { Hub } from '../hub.js';
+import type { IdempotencyStore } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
@@ -30,6 +31,7 @@ export interface AppDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly idempotency: IdempotencyStore;
 }
 
 function cors(origins: readonly string[]) {
@@ -53,7 +55,7 @@ function cors(origins: readonly string[]) {
 }
 
 /** Express wiring only: every route translates HTTP into hub, auth or metrics calls. */
-export function createApp({ config, auth, hub, metrics, log }: AppDeps): Express {
+export function createApp({ config, auth, hub, metrics, log, idempotency }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -73,7 +75,7 @@ export function createApp({ config, auth, hub, metrics, log }: AppDeps): Express
 
   const router = express.Router();
   subscribeRoutes(router, auth, hub, config.pollTimeoutSec);
-  publishRoutes(router, config, auth, hub, metrics, log);
+  publishRoutes(router, config, auth, hub, metrics, log, idempotency);
 
   router.get('/healthz', (_req, res) => {
     if (!hub.broker.healthy) {

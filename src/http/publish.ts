@@ -3,6 +3,7 @@ import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest, unsupportedMedia } from '../errors.js';
 import type { Hub, PushResult } from '../hub.js';
+import { type IdempotencyStore, parseIdempotencyKey, publishIdempotent } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
@@ -17,6 +18,7 @@ export function publishRoutes(
   hub: Hub,
   metrics: Metrics,
   log: Logger,
+  idempotency: IdempotencyStore,
 ) {
   const requirePublisher = (req: Request, _res: Response, next: NextFunction) => {
     auth.publisher(tokenOf(req));
@@ -39,11 +41,13 @@ export function publishRoutes(
     form,
     async (req: Request, res: Response) => {
       const started = process.hrtime.bigint();
+      const key = parseIdempotencyKey(req.headers['idempotency-key']);
       const isForm = req.is('application/x-www-form-urlencoded') !== false;
       const parsed = isForm
         ? parseFormPush(req.body, config.maxMessageBytes)
         : parseJsonPush(req.body, config.maxMessageBytes);
-      res.json(await publishParsed(hub, metrics, log, parsed, started));
+      const once = key === undefined ? undefined : { store: idempotency, key };
+      res.json(await publishParsed(hub, metrics, log, parsed, started, once));
     },
   );
 
@@ -74,8 +78,18 @@ export async function publishParsed(
   log: Logger,
   parsed: ParsedPush,
   started: bigint,
+  once?: { readonly store: IdempotencyStore; readonly key: string },
 ): Promise<PushResult | PushResult[]> {
-  const results = await hub.publish(parsed.inputs);
+  let results: PushResult[];
+  if (once) {
+    const r = await publishIdempotent(once.store, hub, once.key, parsed.inputs, parsed.batch);
+    if (r.replayed) {
+      metrics.idempotentReplays.inc();
+      log.info({ ids: r.answers.length, first: r.answers[0]?.id }, 'push replayed (Idempotency-Key)');
+      return parsed.batch ? r.answers : r.answers[0]!;
+    }
+    results = r.answers;
+  } else results = await hub.publish(parsed.inputs);
   metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
   for (const [i, r] of results.entries()) {
     const input = parsed.inputs[i]!;

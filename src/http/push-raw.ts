@@ -4,6 +4,7 @@ import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { SsePushError, unavailable } from '../errors.js';
 import type { Hub } from '../hub.js';
+import { type IdempotencyStore, parseIdempotencyKey } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { parseJsonPush } from '../push-input.js';
@@ -17,6 +18,7 @@ export interface RawPushDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly idempotency: IdempotencyStore;
 }
 
 /** True for `application/json` with no parameter but `charset=utf-8`: the one form served raw. */
@@ -56,7 +58,7 @@ function parseStrict(text: string): unknown {
  * other content type, charset, encoding or a chunked body returns false and Express serves it.
  */
 export function rawPush(
-  { config, auth, hub, metrics, log }: RawPushDeps,
+  { config, auth, hub, metrics, log, idempotency }: RawPushDeps,
   headers: (req: IncomingMessage, res: ServerResponse) => void,
 ) {
   const limit = config.maxBodyBytes;
@@ -76,9 +78,12 @@ export function rawPush(
       return false;
     }
     headers(req, res);
+    let once: { store: IdempotencyStore; key: string } | undefined;
     try {
       if (!hub.isAccepting) throw unavailable('server is shutting down', 'shutting_down');
       auth.publisher(tokenOf({ headers: h, query: q < 0 ? {} : parseQuery(url.slice(q + 1)) }));
+      const key = parseIdempotencyKey(h['idempotency-key']);
+      if (key !== undefined) once = { store: idempotency, key };
     } catch (err) {
       sendRawError(res, err, log);
       return true;
@@ -86,7 +91,7 @@ export function rawPush(
     const answer = async (text: string) => {
       const started = process.hrtime.bigint();
       const parsed = parseJsonPush(parseStrict(text), config.maxMessageBytes);
-      sendRawJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started)));
+      sendRawJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started, once)));
     };
     const length = Number(lengthHeader);
     const chunks: Buffer[] = [];
