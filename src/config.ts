@@ -168,8 +168,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('OUTBOX_URL must start with mysql:// or postgres://');
   }
   const outboxTable = env.OUTBOX_TABLE || 'ssepush_outbox';
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(outboxTable)) {
-    throw new ConfigError('OUTBOX_TABLE must be 1-63 of [A-Za-z0-9_], not starting with a digit');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,57}$/.test(outboxTable)) {
+    throw new ConfigError('OUTBOX_TABLE must be 1-58 of [A-Za-z0-9_], not starting with a digit');
   }
 
   return Object.freeze({
