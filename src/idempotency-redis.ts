@@ -54,7 +54,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       ttlMs: this.opts.ttlMs,
     });
     if (r.kind === 'published') {
-      await this.keepAnswer(key, r.value);
+      await this.keepAnswer(key, push.fingerprint, r.value);
       return { kind: 'published', answers: r.value };
     }
     const rec = parseOnceRecord(r.record);
@@ -66,12 +66,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.closed = true;
   }
 
-  /** Appends the answer to the record the script wrote; a failure only costs a rebuilt replay. */
-  private async keepAnswer(key: string, answers: PushAnswer[]): Promise<void> {
+  /**
+   * Rewrites the record the script wrote (same fingerprint and ids, known from the answers) with
+   * the answer added, keeping its TTL: one round trip. A failure only costs a rebuilt replay.
+   */
+  private async keepAnswer(key: string, fingerprint: string, answers: PushAnswer[]): Promise<void> {
+    const first = answers[0]?.id ?? '';
+    const epoch = first.slice(0, first.lastIndexOf('-'));
+    const seqs = answers.map((a) => a.id.slice(a.id.lastIndexOf('-') + 1)).join(',');
+    const record = `${fingerprint}\n${epoch}\n${seqs}\n${JSON.stringify(answers)}`;
     try {
-      const rec = await this.opts.client.get(key);
-      if (rec === null || rec.split('\n').length > 3) return;
-      await this.opts.client.set(key, `${rec}\n${JSON.stringify(answers)}`, 'KEEPTTL', 'XX');
+      await this.opts.client.set(key, record, 'KEEPTTL', 'XX');
     } catch (err) {
       this.opts.log?.warn({ err }, 'idempotency answer not stored; a replay rebuilds it from the ids');
     }

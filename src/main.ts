@@ -4,7 +4,6 @@ import { createRedisBroker } from './broker-redis.js';
 import { runPrimary, workersFlag } from './cluster.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { startOutbox } from './outbox.js';
 import { SsePushServer } from './server.js';
 
 /** Prints ready-to-use tokens and a curl command when running with a generated secret. */
@@ -55,21 +54,19 @@ async function main(): Promise<void> {
   log.info({ port, host: config.host, backend: config.redisUrl ? 'redis' : 'memory' }, 'listening');
   if (config.demo && !cluster.worker) printDemo(config, port);
   // Transactional outbox (OUTBOX_URL): consumed once the server listens, stopped before it drains.
-  const outbox = await startOutbox(config, server);
+  await server.startOutbox();
 
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), config.shutdownTimeoutSec * 1000 + 2000);
     force.unref();
-    (outbox?.close() ?? Promise.resolve())
-      .then(() => server.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -17,6 +17,7 @@ import { MemoryIdempotencyStore } from './idempotency-memory.js';
 import { RedisIdempotencyStore } from './idempotency-redis.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { type Outbox, startOutbox } from './outbox.js';
 
 export interface ServerOptions {
   /** A ready broker (tests, Redis mode); defaults to a `MemoryBroker` sized by the config. */
@@ -35,6 +36,8 @@ export class SsePushServer {
   readonly log: Logger;
   /** `Idempotency-Key` answers: in Redis when the broker is, else in this process. */
   readonly idempotency: IdempotencyStore;
+  /** The transactional outbox consumer, once `startOutbox` found `OUTBOX_URL`. */
+  private outbox: Outbox | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -77,6 +80,7 @@ export class SsePushServer {
       metrics: this.metrics,
       log: this.log,
       idempotency: this.idempotency,
+      outboxStatus: () => this.outbox?.status(),
     };
     this.app = createApp(deps);
     const events = rawEvents(deps, headers);
@@ -107,6 +111,15 @@ export class SsePushServer {
   }
 
   /**
+   * Starts consuming the outbox when `OUTBOX_URL` is set (call once listening); resolves with the
+   * consumer, or undefined without `OUTBOX_URL`. Stopped first by `close()`.
+   */
+  async startOutbox(): Promise<Outbox | undefined> {
+    this.outbox ??= await startOutbox(this.config, this);
+    return this.outbox;
+  }
+
+  /**
    * Graceful shutdown: new requests get 503, streams end (clients reconnect elsewhere and
    * replay), waiting polls are answered with their cursor, then sockets close. Sockets still
    * open after `SHUTDOWN_TIMEOUT_SECONDS` are cut. Idempotent.
@@ -118,6 +131,9 @@ export class SsePushServer {
 
   private async doClose(): Promise<void> {
     this.hub.drain();
+    // The outbox stops after its current transaction; a publish refused by the drain leaves its
+    // rows for the next consumer (their idempotency keys make that safe).
+    const outboxClosed = this.outbox?.close();
     const closed = new Promise<void>((resolve) => {
       if (!this.http.listening) return resolve();
       this.http.close(() => resolve());
@@ -131,6 +147,7 @@ export class SsePushServer {
     await closed;
     clearTimeout(timer);
     clearInterval(idle);
+    await outboxClosed;
     await this.idempotency.close();
     await this.hub.close();
     this.metrics.close();

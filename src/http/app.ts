@@ -8,6 +8,7 @@ import type { IdempotencyStore } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
+import type { OutboxStatus } from '../outbox.js';
 import { errorHandler } from './errors.js';
 import { publishRoutes } from './publish.js';
 import { subscribeRoutes } from './subscribe.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly idempotency: IdempotencyStore;
+  /** The outbox consumer's state for `/healthz` (undefined without `OUTBOX_URL`). */
+  readonly outboxStatus?: () => OutboxStatus | undefined;
 }
 
 function cors(origins: readonly string[]) {
@@ -55,7 +58,7 @@ function cors(origins: readonly string[]) {
 }
 
 /** Express wiring only: every route translates HTTP into hub, auth or metrics calls. */
-export function createApp({ config, auth, hub, metrics, log, idempotency }: AppDeps): Express {
+export function createApp({ config, auth, hub, metrics, log, idempotency, outboxStatus }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -84,7 +87,9 @@ export function createApp({ config, auth, hub, metrics, log, idempotency }: AppD
         .json({ status: 'unavailable', error: 'backend_unavailable', message: 'backend unreachable' });
       return;
     }
-    res.json({ status: 'ok' });
+    // The outbox only reports its state: a database outage never takes the push server out.
+    const outbox = outboxStatus?.();
+    res.json(outbox ? { status: 'ok', outbox: outbox.state } : { status: 'ok' });
   });
 
   router.get('/metrics', async (_req, res) => {

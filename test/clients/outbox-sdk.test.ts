@@ -4,7 +4,7 @@
  * ssepush server: the committed pushes arrive once and in order, the rolled-back ones never.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Outbox, outboxSchema, startOutbox } from '../../src/outbox.js';
+import { type Outbox, outboxSchema } from '../../src/outbox.js';
 import {
   mariadbSkipReason,
   postgresSkipReason,
@@ -34,7 +34,7 @@ function suite(name: string, startDb: () => Promise<TestDb>, skip: string | unde
         `INSERT INTO orders (id, status) VALUES ${[1, 2, 3, 4, 5, 6, 7].map((i) => `(${i}, 'new')`).join(', ')}`,
       );
       const srv = await startServer({ OUTBOX_URL: db.url, OUTBOX_POLL_MS: '20' });
-      const outbox = (await startOutbox(srv.config, srv.server)) as Outbox;
+      const outbox = (await srv.server.startOutbox()) as Outbox;
       const sse = await openEvents(srv.url, subToken('sdk'));
       await sse.waitForId();
       rig = { db, srv, outbox, sse };

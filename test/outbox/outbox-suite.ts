@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBroker } from '../../src/broker-redis.js';
-import { type Outbox, outboxSchema, startOutbox } from '../../src/outbox.js';
+import { type Outbox, outboxSchema } from '../../src/outbox.js';
 import type { TestDb } from '../db-servers.js';
 import {
   openEvents,
@@ -69,7 +69,7 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
       const srv = track(
         await startServer({ OUTBOX_URL: db.url, OUTBOX_TABLE: table, OUTBOX_POLL_MS: '20', ...env }),
       );
-      const outbox = track((await startOutbox(srv.config, srv.server)) as Outbox);
+      const outbox = track((await srv.server.startOutbox()) as Outbox);
       return { srv, outbox };
     };
 
@@ -137,12 +137,15 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
       const sse = await listen(srv.url);
       await insert([row(1)]);
       await sse.waitForEvents(1);
-      expect(outbox.status().state).toBe('ok');
+      // The row is published inside its transaction; the state turns ok once that commits.
+      await eventually(() => outbox.status().state === 'ok', 5000, 'outbox ok');
       await db.stop();
       try {
         await eventually(() => outbox.status().state === 'unavailable', 10_000, 'outbox unavailable');
         expect((await srv.push({ to: 'ob', event: 'n', data: { n: 2 } })).status).toBe(200);
-        expect((await fetch(`${srv.url}/healthz`)).status).toBe(200);
+        const health = await fetch(`${srv.url}/healthz`);
+        expect(health.status).toBe(200);
+        expect(await health.json()).toEqual({ status: 'ok', outbox: 'unavailable' });
       } finally {
         await db.start();
       }
@@ -150,6 +153,7 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
       await sse.waitForEvents(4, 15_000);
       expect(numbers(sse.events)).toEqual([1, 2, 3, 4]);
       await eventually(() => outbox.status().state === 'ok', 5000, 'outbox ok');
+      expect(await (await fetch(`${srv.url}/healthz`)).json()).toEqual({ status: 'ok', outbox: 'ok' });
     }, 60_000);
 
     describe('with Redis', () => {
