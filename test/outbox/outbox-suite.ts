@@ -10,6 +10,7 @@ import { type Outbox, outboxSchema } from '../../src/outbox.js';
 import type { TestDb } from '../db-servers.js';
 import {
   openEvents,
+  pubToken,
   type SpawnedServer,
   type SseClient,
   type SseEvent,
@@ -129,6 +130,34 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
       expect(metrics).toMatch(/^ssepush_outbox_dead_letters_total 4$/m);
       expect(metrics).toMatch(/^ssepush_outbox_published_total 2$/m);
       expect(metrics).toMatch(/^ssepush_outbox_lag_seconds /m);
+    });
+
+    it('dead-letters a row whose idempotency key was already used by another push', async () => {
+      await createTable();
+      const { srv } = await consumer();
+      const sse = await listen(srv.url);
+      for (const id of [1, 2, 3]) {
+        const res = await fetch(`${srv.url}/push`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${pubToken()}`,
+            'content-type': 'application/json',
+            'idempotency-key': `outbox:${table}:${id}`,
+          },
+          body: JSON.stringify({ to: 'elsewhere', data: id }),
+        });
+        expect(res.status).toBe(200);
+      }
+      // A fresh table numbers its rows 1, 2, 3: every key is taken by another body.
+      await insert([row(1), row(2)]);
+      await insert([row(3)]);
+      await eventually(async () => (await count(`${table}_dead`)) === 3, 5000, 'three dead letters');
+      const dead = await db.query(`SELECT error FROM ${table}_dead ORDER BY id`);
+      for (const d of dead) expect(String(d.error)).toMatch(/^idempotency_conflict/);
+      expect(await count()).toBe(0);
+      await insert([row(4)]);
+      await sse.waitForEvents(1);
+      expect(numbers(sse.events)).toEqual([4]);
     });
 
     it('keeps serving while the database is down, says so, and catches up once it is back', async () => {
