@@ -26,12 +26,13 @@ import {
   openEvents,
   pubToken,
   type SseClient,
+  spawnServer,
   startServer,
   subToken,
   type TestServer,
 } from '../test/helpers.js';
 import { startRedis, type TestRedis } from '../test/redis-server.js';
-import { fmt, now, parseArgs, pct, sleep } from './lib/measure.js';
+import { cpuMicros, fmt, now, parseArgs, pct, sleep } from './lib/measure.js';
 
 const args = parseArgs(process.argv.slice(2));
 const ROWS = Number(args.get('rows') ?? 5000);
@@ -162,10 +163,10 @@ function post(url: URL, agent: Agent, headers: Record<string, string>, payload: 
   });
 }
 
-/** `PUSHES` pushes, 16 in flight; each with a fresh key when `keyed`. Returns pushes/s. */
-async function pushRate(srv: TestServer, keyed: boolean): Promise<number> {
+/** `PUSHES` pushes, 16 in flight; each with a fresh key when `keyed`. Returns the server's CPU µs per push. */
+async function pushCost(base: string, pid: number, keyed: boolean): Promise<number> {
   const token = pubToken();
-  const url = new URL(srv.url);
+  const url = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   let next = 0;
   const run = `${Date.now()}`;
@@ -183,31 +184,39 @@ async function pushRate(srv: TestServer, keyed: boolean): Promise<number> {
       if (status !== 200) throw new Error(`push answered ${status}`);
     }
   };
-  const started = now();
+  const cpu0 = cpuMicros(pid);
   await Promise.all(Array.from({ length: 16 }, lane));
+  const cpu = cpuMicros(pid) - cpu0;
   agent.destroy();
-  return PUSHES / ((now() - started) / 1000);
+  return cpu / PUSHES;
 }
 
+/**
+ * Server CPU per push, plain vs with a fresh Idempotency-Key, on a spawned server (its own
+ * process, so the figure is the server's alone and holds on a loaded machine).
+ */
 async function idempotencyCost(redis: TestRedis | undefined): Promise<string[]> {
   const out: string[] = [];
   for (const mode of redis ? ['memory', 'redis'] : ['memory']) {
-    const srv =
-      mode === 'redis'
-        ? await startServer({ REDIS_URL: redis!.url }, (c) => createRedisBroker(c))
-        : await startServer();
-    await pushRate(srv, false); // warm-up
-    const plain = [];
-    const keyed = [];
-    for (let r = 0; r < 3; r++) {
-      plain.push(await pushRate(srv, false));
-      keyed.push(await pushRate(srv, true));
+    const srv = await spawnServer({
+      LOG_LEVEL: 'info',
+      ...(mode === 'redis' ? { REDIS_URL: redis!.url } : {}),
+    });
+    try {
+      await pushCost(srv.url, srv.proc.pid!, false); // warm-up
+      const plain: number[] = [];
+      const keyed: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        plain.push(await pushCost(srv.url, srv.proc.pid!, false));
+        keyed.push(await pushCost(srv.url, srv.proc.pid!, true));
+      }
+      const m = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
+      out.push(
+        `${mode}: server CPU per push ${Math.round(m(plain))} µs plain, ${Math.round(m(keyed))} µs with Idempotency-Key (+${Math.round(m(keyed) - m(plain))} µs; median of 3 runs of ${PUSHES}, 16 in flight)`,
+      );
+    } finally {
+      await srv.stop();
     }
-    const m = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
-    out.push(
-      `${mode}: plain ${Math.round(m(plain))} pushes/s, with Idempotency-Key ${Math.round(m(keyed))} pushes/s (${Math.round((1 / m(keyed) - 1 / m(plain)) * 1e6)} µs more per push, median of 3 runs of ${PUSHES}, 16 in flight)`,
-    );
-    await srv.close();
   }
   return out;
 }
