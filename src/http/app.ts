@@ -6,8 +6,10 @@ import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest, methodNotAllowed, notFound, unavailable } from '../errors.js';
 import type { Hub } from '../hub.js';
+import type { IdempotencyStore } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { OutboxStatus } from '../outbox.js';
 import { sendError } from './errors.js';
 import { demoTokensRoute, healthRoute, metricsRoute } from './ops.js';
 import { onlineRoute, pushRoute } from './publish.js';
@@ -23,6 +25,10 @@ export interface AppDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** `Idempotency-Key` answers of `POST /push`. */
+  readonly idempotency: IdempotencyStore;
+  /** The outbox consumer's state for `/healthz` (undefined without `OUTBOX_URL`). */
+  readonly outboxStatus?: () => OutboxStatus | undefined;
 }
 
 /** Every API route, by path: one handler each (see `route.ts`). */
@@ -33,7 +39,7 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config.pollTimeoutSec), holdsSocket: true }],
     ['/push', { method: 'POST', handle: pushRoute(deps) }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
-    ['/healthz', { method: 'GET', handle: healthRoute(hub) }],
+    ['/healthz', { method: 'GET', handle: healthRoute(hub, deps.outboxStatus) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
     ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],
   ]);

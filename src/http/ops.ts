@@ -4,11 +4,15 @@ import { notFound } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
+import type { OutboxStatus } from '../outbox.js';
 import { sendJson } from './errors.js';
 import type { Handler } from './route.js';
 
-/** `GET /healthz`: 503 while the backend is unreachable, so a balancer stops sending traffic. */
-export function healthRoute(hub: Hub): Handler {
+/**
+ * `GET /healthz`: 503 while the backend is unreachable, so a balancer stops sending traffic. With
+ * an outbox its state is in the body, never a 503: a database outage does not stop pushes.
+ */
+export function healthRoute(hub: Hub, outboxStatus?: () => OutboxStatus | undefined): Handler {
   return (_req, res) => {
     if (!hub.broker.healthy) {
       sendJson(
@@ -22,7 +26,8 @@ export function healthRoute(hub: Hub): Handler {
       );
       return;
     }
-    sendJson(res, 200, '{"status":"ok"}');
+    const outbox = outboxStatus?.();
+    sendJson(res, 200, outbox ? JSON.stringify({ status: 'ok', outbox: outbox.state }) : '{"status":"ok"}');
   };
 }
 
