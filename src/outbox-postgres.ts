@@ -51,6 +51,13 @@ export class PostgresOutboxDb implements OutboxDb {
   async batch(limit: number, fn: (b: OutboxBatch) => Promise<void>): Promise<boolean> {
     const c = await this.pool.connect();
     let failure: Error | undefined;
+    // A checked-out client has no pool listener: the server ending the session between two
+    // queries (a fast shutdown while rows are being published) would be an unhandled 'error'
+    // event, which ends the process. Kept as the failure instead; the next query rejects.
+    const onError = (err: Error) => {
+      failure ??= err;
+    };
+    c.on('error', onError);
     try {
       await c.query('BEGIN');
       const got = await c.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS got', [
@@ -76,6 +83,7 @@ export class PostgresOutboxDb implements OutboxDb {
       throw err;
     } finally {
       // A failed client is destroyed: the server rolls back and drops the lock.
+      c.off('error', onError);
       c.release(failure ?? false);
     }
   }

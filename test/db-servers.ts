@@ -191,6 +191,8 @@ export async function startPostgres(): Promise<TestDb> {
   const args = ['-D', data, '-p', String(port), '-k', dir, '-h', '127.0.0.1', '-c', 'fsync=off'];
   const query = async (sql: string, params: unknown[] = []) => {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    // The server may be stopped by the test meanwhile: the pending query rejects with it.
+    c.on('error', () => {});
     await c.connect();
     try {
       return (await c.query(sql, params)).rows as Record<string, unknown>[];
@@ -200,6 +202,8 @@ export async function startPostgres(): Promise<TestDb> {
   };
   const tx = async (statements: [string, unknown[]][], commit = true) => {
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    // The server may be stopped by the test meanwhile: the pending query rejects with it.
+    c.on('error', () => {});
     await c.connect();
     try {
       await c.query('BEGIN');
