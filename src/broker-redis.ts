@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { RedisControl } from './control-redis.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
+import type { OnceArgs, OnceBroker, OnceResult } from './idempotency.js';
 import { formatId, newEpoch, parseId } from './ids.js';
 import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
@@ -90,7 +91,7 @@ export interface RedisBrokerOptions {
  * (`onResync`: the subscription was re-established after a disconnect) and exposes
  * cluster-wide presence.
  */
-export class RedisBroker implements Broker {
+export class RedisBroker implements Broker, OnceBroker {
   readonly presence: RedisPresence;
   /** `POST /disconnect` to every node, on the `<prefix>ctl` channel. */
   readonly control: RedisControl;
@@ -98,7 +99,11 @@ export class RedisBroker implements Broker {
   readonly runtimeGroups: RedisRuntimeGroups;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
-  private readonly prefix: string;
+  /**
+   * The key prefix in use (with its hash tag on cluster-mode Redis, see `keyPrefix`): stores that
+   * share the broker's keyspace (idempotency keys) put their keys under it, in the same slot.
+   */
+  readonly prefix: string;
   /** The key every script declares (`KEYS[1]`): cluster clients route a script by it. */
   private readonly stateKey: string;
   private readonly channel: string;
@@ -207,6 +212,33 @@ export class RedisBroker implements Broker {
    * is bounded by MAX_BATCH × MAX_TARGETS stream appends.
    */
   async publish(inputs: readonly PublishInput[]): Promise<Message[]> {
+    return this.messagesOf(inputs, await this.runPublish(inputs, []));
+  }
+
+  /**
+   * The same one script call, with the idempotency arguments appended: publishes the whole batch
+   * unless `once.key` is recorded, recording it in the same atomic step (see `OnceBroker`).
+   * `once.key` must be under `prefix`; the script rebuilds it from its prefix, so it stays in the
+   * slot every other key of the call is in.
+   */
+  async publishOnce(inputs: readonly PublishInput[], once: OnceArgs): Promise<OnceResult<Message[]>> {
+    if (!once.key.startsWith(this.prefix))
+      throw new Error('an idempotency key must be under the broker prefix');
+    const idem = [once.key.slice(this.prefix.length), once.fingerprint, once.ttlMs];
+    const r = await this.runPublish(inputs, idem);
+    if (r[0] === '!dup') return { kind: 'recorded', record: r[1]! };
+    return { kind: 'published', value: await this.messagesOf(inputs, r) };
+  }
+
+  /** The command client, for stores that share the broker's connection (idempotency keys). */
+  get client(): RedisClient {
+    return this.pub;
+  }
+
+  private async runPublish(
+    inputs: readonly PublishInput[],
+    trailing: readonly (string | number)[],
+  ): Promise<string[]> {
     this.check();
     const { size, ttlMs, maxStreams } = this.opts;
     const args: (string | number | Buffer)[] = [
@@ -223,7 +255,12 @@ export class RedisBroker implements Broker {
       const streams = streamsOfMessage(input);
       args.push(streams.length, ...streams.map(keyBytes), payloadOf(input));
     }
-    const r = (await this.call(() => publishScript.run(this.pub, this.stateKey, args))) as string[];
+    for (const t of trailing) args.push(t);
+    return (await this.call(() => publishScript.run(this.pub, this.stateKey, args))) as string[];
+  }
+
+  /** The messages a publish answer `{epoch, timeMs, seq...}` stands for, once replicated. */
+  private async messagesOf(inputs: readonly PublishInput[], r: string[]): Promise<Message[]> {
     const epoch = r[0]!;
     const time = Number(r[1]);
     this.saw(epoch, Number(r[r.length - 1]));

@@ -72,6 +72,16 @@ export interface Config {
   readonly redis: RedisSettings | undefined;
   /** Processes sharing the port on this machine (`WORKERS`, default 1); above 1 needs `REDIS_URL`. */
   readonly workers: number;
+  /** Milliseconds an `Idempotency-Key` answer is kept (`IDEMPOTENCY_TTL_SECONDS`, default 86400). */
+  readonly idempotencyTtlMs: number;
+  /** Keys the memory idempotency store keeps, LRU (`IDEMPOTENCY_MAX_KEYS`, default 100000). */
+  readonly idempotencyMaxKeys: number;
+  /** Transactional outbox database (`OUTBOX_URL`, mysql:// or postgres://); unset = off. */
+  readonly outboxUrl: string | undefined;
+  /** Outbox table name (`OUTBOX_TABLE`, default ssepush_outbox). */
+  readonly outboxTable: string;
+  /** Milliseconds between outbox polls when idle (`OUTBOX_POLL_MS`, default 50). */
+  readonly outboxPollMs: number;
   /** pino level (`LOG_LEVEL`, default info). */
   readonly logLevel: string;
   readonly production: boolean;
@@ -204,6 +214,15 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const outboxUrl = env.OUTBOX_URL || undefined;
+  if (outboxUrl && !/^(mysql|mariadb|postgres|postgresql):\/\//.test(outboxUrl)) {
+    throw new ConfigError('OUTBOX_URL must start with mysql:// or postgres://');
+  }
+  const outboxTable = env.OUTBOX_TABLE || 'ssepush_outbox';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,57}$/.test(outboxTable)) {
+    throw new ConfigError('OUTBOX_TABLE must be 1-58 of [A-Za-z0-9_], not starting with a digit');
+  }
+
   return Object.freeze({
     port: int(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -237,6 +256,11 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redis,
     workers,
+    idempotencyTtlMs: int(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 30 * 86400) * 1000,
+    idempotencyMaxKeys: int(env, 'IDEMPOTENCY_MAX_KEYS', 100_000, 1, 100_000_000),
+    outboxUrl,
+    outboxTable,
+    outboxPollMs: int(env, 'OUTBOX_POLL_MS', 50, 5, 60_000),
     logLevel,
     production,
     webhook: webhookConfig(

@@ -47,6 +47,8 @@ export const methodNotAllowed = (message: string) =>
 export const tooLarge = (message: string, code = 'too_large') => new SsePushError('too_large', code, message);
 export const unsupportedMedia = (message: string) =>
   new SsePushError('unsupported_media', 'unsupported_media_type', message);
+/** A request that contradicts an earlier one (an `Idempotency-Key` reused with another body). */
+export const conflict = (message: string, code = 'conflict') => new SsePushError('conflict', code, message);
 export const limited = (message: string) => new SsePushError('limited', 'limit_reached', message);
 export const unavailable = (message: string, code = 'unavailable') =>
   new SsePushError('unavailable', code, message);

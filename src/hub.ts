@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Control, ControlCommand } from './control.js';
 import { MemoryControl } from './control-memory.js';
 import { limited, unauthorized, unavailable } from './errors.js';
+import { type OnceArgs, type OnceResult, onceAbility } from './idempotency.js';
 import { atOrBefore, type Mark, markAt, markOf } from './ids.js';
 import type { Logger } from './logger.js';
 import type { CloseReason, Member, SessionHost } from './member.js';
@@ -256,7 +257,23 @@ export class Hub {
   /** Publishes validated messages in order and reports, per message, who was reached. */
   async publish(inputs: readonly PublishInput[]): Promise<PushResult[]> {
     this.checkOpen();
-    const messages = await this.broker.publish(inputs);
+    return this.report(await this.broker.publish(inputs));
+  }
+
+  /**
+   * Publishes unless `once.key` is already recorded, the look-up and the publish being one atomic
+   * broker step (issue 17; brokers with the `OnceBroker` ability, i.e. Redis).
+   */
+  async publishOnce(inputs: readonly PublishInput[], once: OnceArgs): Promise<OnceResult<PushResult[]>> {
+    this.checkOpen();
+    const b = onceAbility(this.broker);
+    if (!b) throw new Error('this broker cannot publish with an idempotency key');
+    const r = await b.publishOnce(inputs, once);
+    return r.kind === 'recorded' ? r : { kind: 'published', value: await this.report(r.value) };
+  }
+
+  /** Counts, per message the broker just stored, who was reached. */
+  private async report(messages: Message[]): Promise<PushResult[]> {
     this.metrics?.published.inc(messages.length);
     // The messages are accepted at this point: a failed presence read must not turn into an error.
     const counts = await this.presence.reach(messages).catch(() => messages.map((m) => this.reach(m)));

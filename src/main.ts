@@ -74,6 +74,8 @@ async function start(args: readonly string[]): Promise<void> {
   const port = await server.listen();
   log.info({ port, host: config.host, backend: config.redis ? 'redis' : 'memory' }, 'listening');
   if (config.demo && !cluster.worker) printDemo(config, port);
+  // Transactional outbox (OUTBOX_URL): consumed once the server listens, stopped before it drains.
+  await server.startOutbox();
 
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');

@@ -44,6 +44,11 @@ export class Metrics {
     labelNames: ['limit'],
     registers: [this.registry],
   });
+  readonly idempotentReplays = new Counter({
+    name: 'ssepush_idempotent_replays_total',
+    help: 'POST /push requests answered from an earlier request with the same Idempotency-Key',
+    registers: [this.registry],
+  });
   readonly pushLatency = new Histogram({
     name: 'ssepush_push_duration_seconds',
     help: 'Time to accept, store and fan out one POST /push',

@@ -21,6 +21,9 @@ import type { RedisClient } from './redis-connect.js';
  * - `P dropped`  newest seq of any stream forgotten by the MAX_STREAMS bound: a stream Redis
  *                knows nothing about may have lost anything up to it.
  * - `P msg`      the one pub/sub channel every node subscribes to.
+ * - `P idem:<k>` string per `Idempotency-Key` (src/idempotency-redis.ts), PEXPIREd by
+ *                IDEMPOTENCY_TTL_SECONDS: `<fingerprint>\n<epoch>\n<seq,...>[\n<answer JSON>]`.
+ *                Keys are `[A-Za-z0-9._:-]` (no braces), so they stay in the prefix's slot.
  */
 
 /** Shared Lua helpers, prepended to scripts that need them. */
@@ -79,14 +82,26 @@ end
  * One call publishes a whole batch or nothing of it: keys are type-checked before the first write,
  * and a script that has written runs to its end (Redis lets it exceed `maxmemory` rather than
  * stop it halfway), so a 503 never follows a partial publish.
+ * Idempotency (issue 17): optional trailing ARGV after the messages: idemKey (the key under the
+ * prefix, `idem:<k>`), fingerprint, ttlMs. A recorded `P idemKey` returns {'!dup', record} and
+ * publishes nothing; else the record `<fingerprint>\n<epoch>\n<seq,...>` is written with the
+ * publish, in the same step, so two nodes given one key publish once.
  */
 export const PUBLISH_LUA = `${HELPERS}
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local maxStreams = tonumber(ARGV[4])
+local count = tonumber(ARGV[8])
+-- Idempotency: the optional key follows the messages; a recorded key wins, before any write.
+local idem = 9
+for _ = 1, count do idem = idem + tonumber(ARGV[idem]) + 2 end
+local idemKey = ARGV[idem] and P .. ARGV[idem]
+if idemKey then
+  local rec = redis.call('GET', idemKey)
+  if rec then return {'!dup', rec} end
+end
 local epoch = epochOf(ARGV[5])
 guard(epoch, ARGV[6], ARGV[7])
-local count = tonumber(ARGV[8])
 -- All or nothing: a script that fails stops where it fails, with its earlier writes kept. So
 -- every key the batch will write is checked first; a key of another type (written by someone
 -- else under our prefix) fails the whole batch before anything is written.
@@ -152,6 +167,10 @@ for _ = 1, count do
   redis.call('PUBLISH', P .. 'msg', epoch .. ' ' .. rec)
   out[#out + 1] = seqText
   i = i + k + 1
+end
+if idemKey then
+  local seqs = table.concat(out, ',', 3)
+  redis.call('SET', idemKey, ARGV[idem + 1] .. '\\n' .. epoch .. '\\n' .. seqs, 'PX', ARGV[idem + 2])
 end
 return out
 `;

@@ -4,11 +4,16 @@ import type { Duplex } from 'node:stream';
 import { Auth } from './auth.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './broker-memory.js';
+import { RedisBroker } from './broker-redis.js';
 import type { Config } from './config.js';
 import { createEdge } from './http/app.js';
 import { Hub } from './hub.js';
+import type { IdempotencyStore } from './idempotency.js';
+import { MemoryIdempotencyStore } from './idempotency-memory.js';
+import { RedisIdempotencyStore } from './idempotency-redis.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { type Outbox, startOutbox } from './outbox.js';
 import type { WebhookConfig } from './webhook-config.js';
 import { memoryWebhookSource, type WebhookSource, Webhooks } from './webhooks.js';
 
@@ -28,6 +33,10 @@ export class SsePushServer {
   readonly log: Logger;
   /** Presence webhooks, when `WEBHOOK_URL` is set. */
   readonly webhooks: Webhooks | undefined;
+  /** `Idempotency-Key` answers: in Redis when the broker is, else in this process. */
+  readonly idempotency: IdempotencyStore;
+  /** The transactional outbox consumer, once `startOutbox` found `OUTBOX_URL`. */
+  private outbox: Outbox | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -55,8 +64,25 @@ export class SsePushServer {
     this.webhooks =
       config.webhook && source && new Webhooks(config.webhook, source, this.metrics.registry, this.log);
     this.auth = new Auth(config);
+    this.idempotency =
+      broker instanceof RedisBroker
+        ? new RedisIdempotencyStore({
+            client: broker.client,
+            prefix: broker.prefix,
+            ttlMs: config.idempotencyTtlMs,
+            log: this.log,
+          })
+        : new MemoryIdempotencyStore({ ttlMs: config.idempotencyTtlMs, maxKeys: config.idempotencyMaxKeys });
     // Every request goes through the edge: common headers, CORS, drain check, one handler per route.
-    const edge = createEdge({ config, auth: this.auth, hub: this.hub, metrics: this.metrics, log: this.log });
+    const edge = createEdge({
+      config,
+      auth: this.auth,
+      hub: this.hub,
+      metrics: this.metrics,
+      log: this.log,
+      idempotency: this.idempotency,
+      outboxStatus: () => this.outbox?.status(),
+    });
     this.http = createHttpServer({ maxHeaderSize: 16 * 1024 }, edge);
     this.http.keepAliveTimeout = 65_000;
     this.http.headersTimeout = 66_000;
@@ -80,6 +106,15 @@ export class SsePushServer {
   }
 
   /**
+   * Starts consuming the outbox when `OUTBOX_URL` is set (call once listening); resolves with the
+   * consumer, or undefined without `OUTBOX_URL`. Stopped first by `close()`.
+   */
+  async startOutbox(): Promise<Outbox | undefined> {
+    this.outbox ??= await startOutbox(this.config, this);
+    return this.outbox;
+  }
+
+  /**
    * Graceful shutdown: new requests get 503, streams end (clients reconnect elsewhere and
    * replay), waiting polls are answered with their cursor, then sockets close. Sockets still
    * open after `SHUTDOWN_TIMEOUT_SECONDS` are cut. Idempotent.
@@ -91,6 +126,9 @@ export class SsePushServer {
 
   private async doClose(): Promise<void> {
     this.hub.drain();
+    // The outbox stops after its current transaction; a publish refused by the drain leaves its
+    // rows for the next consumer (their idempotency keys make that safe).
+    const outboxClosed = this.outbox?.close();
     const closed = new Promise<void>((resolve) => {
       if (!this.http.listening) return resolve();
       this.http.close(() => resolve());
@@ -105,6 +143,8 @@ export class SsePushServer {
     clearTimeout(timer);
     clearInterval(idle);
     await this.webhooks?.close();
+    await outboxClosed;
+    await this.idempotency.close();
     await this.hub.close();
     this.metrics.close();
   }

@@ -4,7 +4,7 @@
  * It imports nothing from the server, only `node:crypto` and the global `fetch`, so
  * `import { PushClient } from 'ssepush'` stays light. Same API as the PHP and Python clients.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 export {
   DEFAULT_TOLERANCE_SECONDS,
@@ -34,6 +34,14 @@ export interface PushClientOptions {
   publisherTtlSec?: number;
   /** The fetch to use (tests, proxies). Default: the global `fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Extra attempts of a push after a timeout, a lost connection or a 503. Default 0 (off). Each
+   * push then carries a fresh `Idempotency-Key` that its retries reuse, so a retry whose first
+   * attempt did arrive publishes nothing and answers the first answer (same id).
+   */
+  retries?: number;
+  /** Milliseconds before the first retry, doubled each time, at most 2000. Default 200. */
+  retryDelayMs?: number;
 }
 
 /** One message of a push or batch: `to` and/or `group`; neither means everyone. */
@@ -137,16 +145,20 @@ export class PushClient {
     return this.send({ data, event });
   }
 
-  /** Pushes one message with any mix of `to` and `group`. */
-  async send(message: PushMessage): Promise<PushResult> {
-    const body = await this.request('POST', '/push', message);
+  /**
+   * Pushes one message with any mix of `to` and `group`. `idempotencyKey` (1-128 of
+   * `[A-Za-z0-9._:-]`, e.g. `order-1001-paid`) makes it safe to repeat: the server publishes it
+   * once and answers every repeat alike.
+   */
+  async send(message: PushMessage, idempotencyKey?: string): Promise<PushResult> {
+    const body = await this.pushBody(message, idempotencyKey);
     if (!isPushResult(body)) throw new PushError(200, 'bad_response', 'unexpected answer to POST /push');
     return body;
   }
 
   /** Publishes 1–1000 messages in one request; all or none (one bad item fails the whole batch). */
-  async batch(messages: PushMessage[]): Promise<PushResult[]> {
-    const body = await this.request('POST', '/push', messages);
+  async batch(messages: PushMessage[], idempotencyKey?: string): Promise<PushResult[]> {
+    const body = await this.pushBody(messages, idempotencyKey);
     if (!Array.isArray(body) || !body.every(isPushResult)) {
       throw new PushError(200, 'bad_response', 'unexpected answer to a batch POST /push');
     }
@@ -197,11 +209,36 @@ export class PushClient {
     return token;
   }
 
-  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  /** POST /push with the key given, or a fresh one when retries are on; retried with that key. */
+  private async pushBody(body: unknown, key: string | undefined): Promise<unknown> {
+    if (key !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(key)) {
+      throw new TypeError('ssepush: an idempotency key is 1-128 of [A-Za-z0-9._:-]');
+    }
+    const retries = Math.max(0, this.options.retries ?? 0);
+    const k = key ?? (retries > 0 ? randomBytes(16).toString('hex') : undefined);
+    const delay = this.options.retryDelayMs ?? 200;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request('POST', '/push', body, k);
+      } catch (err) {
+        const again = err instanceof PushError && (err.status === 0 || err.status === 503);
+        if (!again || attempt >= retries) throw err;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2000, delay * 2 ** attempt)));
+    }
+  }
+
+  private async request(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    idempotencyKey?: string,
+  ): Promise<unknown> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.publisherToken()}`,
       accept: 'application/json',
     };
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     let text: string;

@@ -5,6 +5,7 @@ const HELP = `ssepush: real-time push over Server-Sent Events
 usage: ssepush [serve] [--workers N]   run the server (the default command)
        ssepush token --sub <uid> [--groups a,b] [--ttl seconds]
        ssepush token --push [--ttl seconds]
+       ssepush outbox schema mysql|postgres   print the outbox tables (name: OUTBOX_TABLE)
        ssepush --version | --help
 
 Settings come from the environment (PORT, HOST, JWT_SECRET, REDIS_URL, ...); see the README.
@@ -17,7 +18,7 @@ function version(): string {
 }
 
 /**
- * The `ssepush` command: one binary for the server and the token minter, so a production install
+ * The `ssepush` command: one binary for the server, the token minter and the outbox schema, so a production install
  * needs only the package (compiled JavaScript and run-time dependencies, no TypeScript tooling).
  */
 export async function run(argv: readonly string[]): Promise<void> {
@@ -26,6 +27,11 @@ export async function run(argv: readonly string[]): Promise<void> {
   if (command === 'token') {
     const { tokenCommand } = await import('./token.js');
     process.exitCode = tokenCommand(rest);
+    return;
+  }
+  if (command === 'outbox') {
+    const { outboxCommand } = await import('./outbox.js');
+    process.exitCode = await outboxCommand(rest);
     return;
   }
   if (command === '--help' || command === '-h' || command === 'help') {

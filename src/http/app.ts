@@ -6,8 +6,10 @@ import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest, methodNotAllowed, notFound, unavailable } from '../errors.js';
 import type { Hub } from '../hub.js';
+import type { IdempotencyStore } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { OutboxStatus } from '../outbox.js';
 import { disconnectRoute } from './control.js';
 import { COMMON_HEADERS, sendError } from './errors.js';
 import { groupsRoute } from './groups.js';
@@ -26,6 +28,10 @@ export interface AppDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** `Idempotency-Key` answers of `POST /push`. */
+  readonly idempotency: IdempotencyStore;
+  /** The outbox consumer's state for `/healthz` (undefined without `OUTBOX_URL`). */
+  readonly outboxStatus?: () => OutboxStatus | undefined;
 }
 
 /** Every API route, by path: one handler each (see `route.ts`). */
@@ -39,7 +45,7 @@ export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
     ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],
     ['/online/uids', { method: 'GET', handle: onlineUidsRoute(auth, hub) }],
     ['/groups', { method: 'POST', handle: groupsRoute(config, auth, hub) }],
-    ['/healthz', { method: 'GET', handle: healthRoute(hub, config) }],
+    ['/healthz', { method: 'GET', handle: healthRoute(hub, config, deps.outboxStatus) }],
     ['/metrics', { method: 'GET', handle: metricsRoute(metrics) }],
     ['/demo/tokens', { method: 'GET', handle: demoTokensRoute(config) }],
   ]);

@@ -4,15 +4,20 @@ import { notFound } from '../errors.js';
 import type { Hub } from '../hub.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
+import type { OutboxStatus } from '../outbox.js';
 import { sendJson } from './errors.js';
 import type { Handler } from './route.js';
 
 /**
  * `GET /healthz`: 503 while the backend is unreachable, so a balancer stops sending traffic.
  * `demo` tells the demo page whether `/demo/tokens` exists, so a production page never probes it.
+ * With an outbox its state is in the body, never a 503: a database outage does not stop pushes.
  */
-export function healthRoute(hub: Hub, config: Config): Handler {
-  const ok = JSON.stringify({ status: 'ok', demo: config.demo });
+export function healthRoute(
+  hub: Hub,
+  config: Config,
+  outboxStatus?: () => OutboxStatus | undefined,
+): Handler {
   return (_req, res) => {
     if (!hub.broker.healthy) {
       sendJson(
@@ -26,7 +31,12 @@ export function healthRoute(hub: Hub, config: Config): Handler {
       );
       return;
     }
-    sendJson(res, 200, ok);
+    const outbox = outboxStatus?.();
+    sendJson(
+      res,
+      200,
+      JSON.stringify({ status: 'ok', demo: config.demo, ...(outbox ? { outbox: outbox.state } : {}) }),
+    );
   };
 }
 

@@ -3,6 +3,7 @@ import type { Auth } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
 import type { Hub, PushResult } from '../hub.js';
+import { type IdempotencyStore, parseIdempotencyKey, publishIdempotent } from '../idempotency.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
@@ -18,24 +19,37 @@ export interface PublishDeps {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Where `Idempotency-Key` answers are kept (memory, or Redis with a Redis broker). */
+  readonly idempotency: IdempotencyStore;
 }
 
-/** `POST /push`: publisher token, then the body (JSON or web-msg-sender's form), then the hub. */
-export function pushRoute({ config, auth, hub, metrics, log }: PublishDeps): Handler {
-  const answer = async (res: ServerResponse, body: Body) => {
+/** A keyed push: the store that keeps its answer, and its `Idempotency-Key`. */
+interface Once {
+  readonly store: IdempotencyStore;
+  readonly key: string;
+}
+
+/**
+ * `POST /push`: publisher token, then the `Idempotency-Key` (optional, checked before the body is
+ * read), then the body (JSON or web-msg-sender's form), then the hub.
+ */
+export function pushRoute({ config, auth, hub, metrics, log, idempotency }: PublishDeps): Handler {
+  const answer = async (res: ServerResponse, body: Body, once: Once | undefined) => {
     const started = process.hrtime.bigint();
     const parsed =
       body.type === 'form'
         ? parseFormPush(body.value, config.maxMessageBytes)
         : parseJsonPush(body.value, config.maxMessageBytes);
-    sendJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started)));
+    sendJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started, once)));
   };
   return (req, res, query) => {
     auth.publisher(tokenOf({ headers: req.headers, query }));
+    const key = parseIdempotencyKey(req.headers['idempotency-key']);
+    const once = key === undefined ? undefined : { store: idempotency, key };
     return new Promise((resolve, reject) => {
       readBody(req, config.maxBodyBytes, (err, body) => {
         if (err || !body) reject(err);
-        else answer(res, body).then(resolve, reject);
+        else answer(res, body, once).then(resolve, reject);
       });
     });
   };
@@ -73,8 +87,18 @@ async function publishParsed(
   log: Logger,
   parsed: ParsedPush,
   started: bigint,
+  once: Once | undefined,
 ): Promise<PushResult | PushResult[]> {
-  const results = await hub.publish(parsed.inputs);
+  let results: PushResult[];
+  if (once) {
+    const r = await publishIdempotent(once.store, hub, once.key, parsed.inputs, parsed.batch);
+    if (r.replayed) {
+      metrics.idempotentReplays.inc();
+      log.info({ ids: r.answers.length, first: r.answers[0]?.id }, 'push replayed (Idempotency-Key)');
+      return parsed.batch ? r.answers : r.answers[0]!;
+    }
+    results = r.answers;
+  } else results = await hub.publish(parsed.inputs);
   metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
   // No log object per message when its line would not be written (production runs at warn).
   if (!log.isLevelEnabled('info')) return parsed.batch ? results : results[0]!;

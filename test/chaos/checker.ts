@@ -16,6 +16,7 @@ import {
   openEvents,
   type PollBody,
   poll,
+  pubToken,
   type SseClient,
   subToken,
   TEST_SECRET,
@@ -29,6 +30,13 @@ export interface ChaosOptions {
   readonly historySize: number;
   readonly sseClients?: number;
   readonly pollClients?: number;
+  /**
+   * Issue 17: also publish through the transactional outbox (commit one row holding the push
+   * body; its message is recognised on the broker) and retry keyed pushes (the retry must answer
+   * the same ids and publish nothing). Off by default, so existing seeds keep their schedule.
+   */
+  readonly outbox?: (body: unknown) => Promise<void>;
+  readonly keyedRetries?: boolean;
   /** Progress callback, every 1000 operations. */
   readonly progress?: (done: number, stats: ChaosStats) => void;
 }
@@ -368,6 +376,61 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     stats.messages += results.length;
   };
 
+  // Messages the broker published, by their `data.op`, to learn the id of an outbox row.
+  const published = new Map<number, number[]>();
+  if (opts.outbox) {
+    s.server.broker.subscribe((m) => {
+      if (m.event !== EVENT) return;
+      const d = JSON.parse(m.data) as { op: number };
+      published.set(d.op, [...(published.get(d.op) ?? []), m.seq]);
+    });
+  }
+  const viaOutbox = async (
+    op: number,
+    item: { to?: string[]; group?: string[]; exclude?: string[] },
+  ): Promise<void> => {
+    await opts.outbox!({ ...item, event: EVENT, data: { op, i: 0 } });
+    const t0 = Date.now();
+    while (!published.has(op)) {
+      if (Date.now() - t0 > 10_000) fail(op, undefined, 'the outbox row was never published');
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    const seqs = published.get(op)!;
+    if (seqs.length !== 1 || seqs[0] !== model.lastSeq + 1) {
+      fail(op, undefined, `outbox row published as ${seqs.map(idOf)} after ${idOf(model.lastSeq)}`);
+    }
+    model.append({ seq: seqs[0]!, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+    stats.pushes++;
+    stats.messages++;
+  };
+  const keyedTwice = async (
+    op: number,
+    item: { to?: string[]; group?: string[]; exclude?: string[] },
+  ): Promise<void> => {
+    const body = JSON.stringify({ ...item, event: EVENT, data: { op, i: 0 } });
+    const send = async () => {
+      const res = await fetch(`${s.url}/push`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${pubToken()}`,
+          'content-type': 'application/json',
+          'idempotency-key': `chaos-${opts.seed}-${op}`,
+        },
+        body,
+      });
+      if (res.status !== 200) fail(op, undefined, `keyed push answered ${res.status}`);
+      return (await res.json()) as { id: string };
+    };
+    const first = await send();
+    const again = await send();
+    if (again.id !== first.id) fail(op, undefined, `keyed retry answered ${again.id}, first ${first.id}`);
+    const seq = seqOf(first.id);
+    if (seq !== model.lastSeq + 1) fail(op, undefined, `push got ${first.id} after ${idOf(model.lastSeq)}`);
+    model.append({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+    stats.pushes++;
+    stats.messages++;
+  };
+
   const randomTarget = (): { to?: string[]; group?: string[]; exclude?: string[] } => {
     const t = randomAddress();
     // Some messages leave out one or two uids (GatewayWorker's "everyone but the sender").
@@ -388,7 +451,12 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
   try {
     for (let op = 0; op < opts.ops; op++) {
       const r = rnd();
-      if (r < 0.45) {
+      const extra = opts.outbox || opts.keyedRetries ? rnd() : 1;
+      if (opts.outbox && extra < 0.1) {
+        await viaOutbox(op, randomTarget());
+      } else if (opts.keyedRetries && extra < 0.2) {
+        await keyedTwice(op, randomTarget());
+      } else if (r < 0.45) {
         await push(op, [randomTarget()]);
       } else if (r < 0.5) {
         await push(

@@ -8,11 +8,15 @@ export interface PushAnswer {
 
 const PUB = pubToken();
 
-/** POST /push on one node. */
-export async function pushTo(node: { url: string }, body: unknown): Promise<PushAnswer> {
+/** POST /push on one node (`headers` adds e.g. an `Idempotency-Key`). */
+export async function pushTo(
+  node: { url: string },
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<PushAnswer> {
   const res = await fetch(`${node.url}/push`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${PUB}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${PUB}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as PushAnswer['body'] };

@@ -3,7 +3,7 @@
  * services offer it): REDIS_URL names one node, the cluster is detected at start, every key
  * lives in the `{ssepush}` slot.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEvents, poll, type SpawnedServer, type SseClient, spawnServer, subToken } from '../helpers.js';
 import { redisSkipReason } from '../redis-server.js';
@@ -71,6 +71,28 @@ describe.skipIf(skip !== undefined)(
       const second = track(await openEvents(c.url, tok, first.lastId));
       await second.waitForEvents(3);
       expect(second.events.map((e) => e.id)).toEqual(missed);
+    });
+
+    it('one Idempotency-Key sent to all three nodes publishes once; its record is in the {ssepush} slot', async () => {
+      const [a, b, c] = nodes as [SpawnedServer, SpawnedServer, SpawnedServer];
+      const s = track(await openEvents(b.url, subToken('cm3')));
+      await s.waitForId();
+      const key = { 'idempotency-key': 'cm-pay-1' };
+      const body = { to: 'cm3', data: { pay: 1 } };
+      const all = await Promise.all([a, b, c, a, b, c].map((n) => pushTo(n, body, key)));
+      for (const r of all) expect(r).toEqual({ status: 200, body: all[0]!.body });
+      const conflict = await pushTo(c, { to: 'cm3', data: { pay: 2 } }, key);
+      expect(conflict.status).toBe(409);
+      expect(conflict.body.error).toBe('idempotency_conflict');
+      const next = await pushTo(a, { to: 'cm3', data: { after: true } });
+      await s.waitForEvents(2);
+      expect(s.events.map((e) => e.id)).toEqual([all[0]!.body.id, next.body.id]);
+      const cl = new Cluster([{ host: '127.0.0.1', port: rc.ports[0]! }]);
+      try {
+        expect(await cl.pttl('{ssepush}:idem:cm-pay-1')).toBeGreaterThan(0);
+      } finally {
+        cl.disconnect();
+      }
     });
 
     it('keeps every ssepush key in the one slot of {ssepush}: data is not sharded', async () => {

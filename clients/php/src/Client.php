@@ -21,6 +21,12 @@ namespace SsePush;
  * - connectTimeout  float   seconds to connect, default 2 (curl; streams use "timeout")
  * - publisherTtl    int     lifetime of self-signed publisher tokens in seconds, default 300
  * - transport       string|Transport  "curl", "stream" or an object; default curl when loaded
+ * - retries         int     extra attempts of a push after a timeout, a lost connection or a 503,
+ *                           default 0 (off). Each push then carries a fresh Idempotency-Key that
+ *                           its retries reuse, so a retry whose first attempt did arrive
+ *                           publishes nothing and answers the first answer (same id).
+ * - retryDelay      float   seconds before the first retry, default 0.2; doubled each time,
+ *                           at most 2 s
  *
  * Every call returns the server's decoded JSON answer and throws PushException (HTTP errors,
  * with the status and the server's error code) or ConnectionException (no answer).
@@ -107,13 +113,15 @@ final class Client
 
     /**
      * Pushes one message given as an array with "data" and any of "to", "group", "event".
+     * $idempotencyKey (1-128 of [A-Za-z0-9._:-], e.g. "order-1001-paid") makes the push safe to
+     * repeat: the server publishes it once and answers every repeat with the first answer.
      *
      * @param array<string, mixed> $message
      * @return array{id: string, online: bool, delivered: int}
      */
-    public function send(array $message): array
+    public function send(array $message, ?string $idempotencyKey = null): array
     {
-        $answer = $this->request('POST', '/push', self::message($message));
+        $answer = $this->pushRequest(self::message($message), $idempotencyKey);
         if (!self::isResult($answer)) {
             throw new PushException('ssepush: unexpected answer to POST /push', 200, 'bad_response');
         }
@@ -122,17 +130,18 @@ final class Client
 
     /**
      * Publishes 1-1000 messages in one request, all or none: one bad item fails the batch.
+     * $idempotencyKey: as for send().
      *
      * @param array<int, array<string, mixed>> $messages
      * @return array<int, array{id: string, online: bool, delivered: int}> one result per message
      */
-    public function batch(array $messages): array
+    public function batch(array $messages, ?string $idempotencyKey = null): array
     {
         $items = [];
         foreach ($messages as $message) {
             $items[] = self::message($message);
         }
-        $answer = $this->request('POST', '/push', $items);
+        $answer = $this->pushRequest($items, $idempotencyKey);
         if (!is_array($answer) || array_keys($answer) !== range(0, count($items) - 1)) {
             throw new PushException('ssepush: unexpected answer to a batch POST /push', 200, 'bad_response');
         }
@@ -225,12 +234,45 @@ final class Client
     }
 
     /**
+     * POST /push with the key given, or with a fresh one when retries are on; retried on no
+     * answer and on 503, with the same key.
+     *
+     * @param mixed $body
+     * @return mixed
+     */
+    private function pushRequest($body, ?string $key)
+    {
+        if ($key !== null && preg_match('/^[A-Za-z0-9._:-]{1,128}$/', $key) !== 1) {
+            throw new \InvalidArgumentException('ssepush: an idempotency key is 1-128 of [A-Za-z0-9._:-]');
+        }
+        $retries = max(0, (int) ($this->options['retries'] ?? 0));
+        if ($key === null && $retries > 0) {
+            $key = bin2hex(random_bytes(16));
+        }
+        $delay = (float) ($this->options['retryDelay'] ?? 0.2);
+        for ($attempt = 0;; $attempt++) {
+            try {
+                return $this->request('POST', '/push', $body, $key);
+            } catch (PushException $e) {
+                $again = $e instanceof ConnectionException || $e->getStatus() === 503;
+                if (!$again || $attempt >= $retries) {
+                    throw $e;
+                }
+            }
+            usleep((int) (min(2.0, $delay * (2 ** $attempt)) * 1e6));
+        }
+    }
+
+    /**
      * @param mixed $body
      * @return mixed the decoded JSON answer
      */
-    private function request(string $method, string $path, $body)
+    private function request(string $method, string $path, $body, ?string $idempotencyKey = null)
     {
         $headers = ['Authorization: Bearer ' . $this->publisherToken(), 'Accept: application/json'];
+        if ($idempotencyKey !== null) {
+            $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
+        }
         $json = null;
         if ($body !== null) {
             $headers[] = 'Content-Type: application/json';
@@ -258,8 +300,9 @@ final class Client
      *
      * @param array<string, mixed> $message
      * @return array<string, mixed>
+     * @internal shared with Outbox::add()
      */
-    private static function message(array $message): array
+    public static function message(array $message): array
     {
         if (!array_key_exists('data', $message)) {
             throw new \InvalidArgumentException('ssepush: a message needs "data"');

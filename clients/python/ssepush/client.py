@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 import time
 import urllib.error
@@ -19,6 +20,7 @@ Names = Union[Name, Sequence[Name]]
 _RENEW_MARGIN = 30
 _FIELDS = ("to", "group", "event", "data")
 _MISSING = object()
+_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 
 
 class PushError(Exception):
@@ -50,6 +52,11 @@ class PushClient:
     :param audience: the server's ``JWT_AUDIENCE``, put in minted tokens as ``aud``
     :param timeout: seconds to connect and for each read, default 5
     :param publisher_ttl: lifetime of self-signed publisher tokens in seconds, default 300
+    :param retries: extra attempts of a push after a timeout, a lost connection or a 503,
+        default 0 (off). Each push then carries a fresh ``Idempotency-Key`` that its retries
+        reuse, so a retry whose first attempt did arrive publishes nothing and answers the first
+        answer (same id).
+    :param retry_delay: seconds before the first retry, default 0.2; doubled each time, at most 2
     """
 
     def __init__(
@@ -63,6 +70,8 @@ class PushClient:
         audience: Optional[str] = None,
         timeout: float = 5.0,
         publisher_ttl: int = 300,
+        retries: int = 0,
+        retry_delay: float = 0.2,
     ) -> None:
         if not re.match(r"^https?://", base_url, re.IGNORECASE):
             raise ValueError("ssepush: base_url must start with http:// or https://")
@@ -78,6 +87,8 @@ class PushClient:
         self._publisher_ttl = publisher_ttl
         self._cached: Optional[str] = None
         self._renew_at = 0.0
+        self.retries = max(0, int(retries))
+        self.retry_delay = retry_delay
 
     # -- pushing ---------------------------------------------------------------------------
 
@@ -96,17 +107,23 @@ class PushClient:
         """Pushes ``data`` to every connection."""
         return self.send({"data": data, "event": event})
 
-    def send(self, message: Mapping[str, Any]) -> Dict[str, Any]:
-        """Pushes one message given as a mapping with ``data`` and any of ``to``, ``group``, ``event``."""
-        answer = self._request("POST", "/push", _message(message))
+    def send(self, message: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+        """Pushes one message given as a mapping with ``data`` and any of ``to``, ``group``, ``event``.
+
+        ``idempotency_key`` (1-128 of ``[A-Za-z0-9._:-]``, e.g. ``"order-1001-paid"``) makes the
+        push safe to repeat: the server publishes it once and answers every repeat alike.
+        """
+        answer = self._push(_message(message), idempotency_key)
         if not _is_result(answer):
             raise PushError("ssepush: unexpected answer to POST /push", 200, "bad_response")
         return answer
 
-    def batch(self, messages: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    def batch(
+        self, messages: Iterable[Mapping[str, Any]], idempotency_key: Optional[str] = None
+    ) -> List[Dict[str, Any]]:
         """Publishes 1-1000 messages in one request, all or none; one result per message."""
         items = [_message(m) for m in messages]
-        answer = self._request("POST", "/push", items)
+        answer = self._push(items, idempotency_key)
         if not isinstance(answer, list) or len(answer) != len(items) or not all(map(_is_result, answer)):
             raise PushError("ssepush: unexpected answer to a batch POST /push", 200, "bad_response")
         return answer
@@ -164,9 +181,29 @@ class PushClient:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, body: Any) -> Any:
+    def _push(self, body: Any, key: Optional[str]) -> Any:
+        """POST /push with the given key, or a fresh one when retries are on; retried on no
+        answer and on 503, always with the same key."""
+        if key is not None and not _KEY.match(key):
+            raise ValueError("ssepush: an idempotency key is 1-128 of [A-Za-z0-9._:-]")
+        if key is None and self.retries > 0:
+            key = secrets.token_hex(16)
+        attempt = 0
+        while True:
+            try:
+                return self._request("POST", "/push", body, key)
+            except PushError as e:
+                again = isinstance(e, PushConnectionError) or e.status == 503
+                if not again or attempt >= self.retries:
+                    raise
+            time.sleep(min(2.0, self.retry_delay * (2**attempt)))
+            attempt += 1
+
+    def _request(self, method: str, path: str, body: Any, idempotency_key: Optional[str] = None) -> Any:
         url = self.base_url + path
         headers = {"Authorization": f"Bearer {self._publisher_token()}", "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -198,6 +235,11 @@ class PushClient:
             why = err.get("message") if isinstance(err.get("message"), str) else f"HTTP {status}"
             raise PushError(f"ssepush: {why} (HTTP {status} {code})", status, code)
         return answer
+
+
+def message_body(message: Mapping[str, Any]) -> Dict[str, Any]:
+    """The JSON body of one push, unset fields dropped (shared with ``ssepush.outbox``)."""
+    return _message(message)
 
 
 def _message(message: Mapping[str, Any]) -> Dict[str, Any]:

@@ -1,0 +1,4 @@
+import { postgresSkipReason, startPostgres } from '../db-servers.js';
+import { outboxSuite } from './outbox-suite.js';
+
+outboxSuite('PostgreSQL', startPostgres, postgresSkipReason());
