@@ -14,7 +14,20 @@ export interface SseSink extends Corkable {
   readonly writableLength: number;
   end(): unknown;
   destroy(): unknown;
+  /**
+   * Calls `f` once what was written has been handed to the OS, or the sink closed (at once when
+   * nothing waits). A replay fetches its next page only then, so a client that does not read
+   * holds one page, not its whole backlog. A sink without it is treated as always drained.
+   */
+  onDrained?(f: () => void): void;
 }
+
+/**
+ * Most messages one replay page asks the broker for. The page is cut further to `maxBuffered`
+ * bytes, and the next page's limit adapts to the sizes seen, so a history of large messages is
+ * not fetched only to be dropped.
+ */
+export const REPLAY_PAGE = 100;
 
 /** The frame that tells a client its history is gone and where to continue from. */
 export function resetFrame(id: string, reason: string): string {
@@ -65,32 +78,103 @@ export class StreamSession extends Member {
       const id = await broker.position();
       if (this.closed) return;
       this.write(`id:${id}\n\n`);
-      this.goLiveAt(markOf(id));
+      await this.catchUp(markOf(id), 0);
       return;
     }
-    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), resumeId);
-    if (this.closed) return;
-    const at = markOf(r.position);
-    if (!r.complete) {
-      metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
-      this.write(resetFrame(r.position, r.reason ?? 'history_lost'));
-      this.goLiveAt(at);
-      return;
+    // The replay goes out in pages, each fetched once the previous one has left: what a client
+    // that does not read holds here is one page (about `maxBuffered` bytes), whatever its backlog.
+    // Live messages queue in `pending` meanwhile (at most MAX_PENDING, else the stream is closed
+    // as slow and resumes); those a later page also holds are skipped when it goes live.
+    const streams = streamsOfSubscriber(this.uid, this.groups);
+    let from = resumeId;
+    let limit = REPLAY_PAGE;
+    let replayedSeq = 0;
+    for (;;) {
+      const r = await broker.replay(streams, from, { limit });
+      if (this.closed) return;
+      if (!r.complete) {
+        // Also between pages: history after `from` was evicted meanwhile (or Redis was wiped).
+        metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
+        this.write(resetFrame(r.position, r.reason ?? 'history_lost'));
+        await this.catchUp(markOf(r.position), 0);
+        return;
+      }
+      const { count, bytes } = pageOf(r.messages, this.maxBuffered);
+      if (count > 0) {
+        let chunk = '';
+        for (let i = 0; i < count; i++) chunk += r.messages[i]!.frame;
+        this.writeReplay(chunk);
+        metrics?.replayed.inc(count);
+        replayedSeq = r.messages[count - 1]!.seq;
+      }
+      if (count === r.messages.length && !r.more) {
+        await this.catchUp(markOf(r.position), replayedSeq);
+        return;
+      }
+      from = r.messages[count - 1]!.id;
+      limit = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((count * this.maxBuffered) / Math.max(1, bytes))));
+      await this.drained();
+      if (this.closed) return;
     }
-    if (r.messages.length > 0) {
-      let chunk = '';
-      for (const m of r.messages) chunk += m.frame;
-      this.writeReplay(chunk);
-      metrics?.replayed.inc(r.messages.length);
-    }
-    this.goLiveAt(at, r.messages[r.messages.length - 1]?.seq ?? 0);
   }
 
-  /** Goes live at `at` (or past it, up to `replayedSeq`): queued messages newer than that follow. */
-  private goLiveAt(at: Position, replayedSeq = 0): void {
-    let delivered = 0;
-    for (const m of this.goLive(at.epoch, Math.max(at.seq, replayedSeq))) if (this.deliver(m)) delivered++;
-    if (delivered > 0) this.host.metrics?.delivered.inc(delivered);
+  /**
+   * Continues after `at` (or the replayed `replayedSeq`, if later): the live messages queued
+   * meanwhile are a backlog like the replay, so they go out the same way, a page at a time as the
+   * socket drains, until none is left; then the stream is live. Without a wait (the usual case:
+   * a short queue, a reading client) this runs to the end synchronously.
+   */
+  private async catchUp(at: Position, replayedSeq: number): Promise<void> {
+    this.seq = Math.max(this.seq, at.seq, replayedSeq);
+    const queue = this.pending!;
+    for (;;) {
+      // Anything at or before the position came with the replay (or is before the reset); a late
+      // message of another epoch is not of the history this stream now lives in.
+      const page: Message[] = [];
+      let bytes = 0;
+      let used = 0;
+      for (; used < queue.length; used++) {
+        const m = queue[used]!;
+        if (m.seq <= this.seq || m.epoch !== at.epoch) continue;
+        if (page.length > 0 && bytes + m.frame.length > this.maxBuffered) break;
+        page.push(m);
+        bytes += m.frame.length;
+        this.seq = m.seq;
+      }
+      queue.splice(0, used);
+      if (page.length === 0) {
+        this.goLive(at.epoch, this.seq);
+        return;
+      }
+      const wait = this.drained();
+      if (wait) {
+        await wait;
+        if (this.closed) return;
+      }
+      let chunk = '';
+      for (const m of page) chunk += m.frame;
+      this.writeReplay(chunk);
+      this.host.metrics?.delivered.inc(page.length);
+    }
+  }
+
+  /**
+   * A promise of the sink having handed its output to the OS (or closed), or `undefined` when
+   * nothing waits: the caller then goes on in the same tick.
+   */
+  private drained(): Promise<void> | undefined {
+    const sink = this.sink;
+    if (!sink.onDrained) return undefined;
+    let done = false;
+    let resolve!: () => void;
+    const p = new Promise<void>((r) => {
+      resolve = r;
+    });
+    sink.onDrained(() => {
+      done = true;
+      resolve();
+    });
+    return done ? undefined : p;
   }
 
   deliver(msg: Message): boolean {
@@ -161,4 +245,20 @@ export class StreamSession extends Member {
   writeReplay(chunk: string): void {
     this.write(chunk, true);
   }
+}
+
+/**
+ * How many of `messages` (at least one, when there are any) fit in `budget` bytes of SSE frames,
+ * and their size, measured as `writableLength` measures queued text (string length).
+ */
+export function pageOf(messages: readonly Message[], budget: number): { count: number; bytes: number } {
+  let bytes = 0;
+  let count = 0;
+  for (const m of messages) {
+    const b = m.frame.length;
+    if (count > 0 && bytes + b > budget) break;
+    bytes += b;
+    count++;
+  }
+  return { count, bytes };
 }

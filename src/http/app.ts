@@ -29,7 +29,7 @@ export interface AppDeps {
 export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
   const { config, auth, hub, metrics } = deps;
   return new Map<string, Route>([
-    ['/events', { method: 'GET', handle: eventsRoute(auth, hub), holdsSocket: true }],
+    ['/events', { method: 'GET', handle: eventsRoute(auth, hub, config.heartbeatMs), holdsSocket: true }],
     ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config.pollTimeoutSec), holdsSocket: true }],
     ['/push', { method: 'POST', handle: pushRoute(deps) }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],

@@ -43,6 +43,10 @@ class SocketSink implements SseSink {
     this.res.destroy();
   }
 
+  onDrained(f: () => void): void {
+    whenDrained(this.socket, f);
+  }
+
   cork(): void {
     this.socket.cork();
   }
@@ -52,9 +56,53 @@ class SocketSink implements SseSink {
   }
 }
 
+/** The response itself (not chunked: an HTTP/1.0 client), with the drain signal a replay waits for. */
+class ResponseSink implements SseSink {
+  constructor(private readonly res: ServerResponse) {}
+
+  write(text: string): boolean {
+    return this.res.write(text);
+  }
+
+  get writableLength(): number {
+    return this.res.writableLength;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  onDrained(f: () => void): void {
+    whenDrained(this.res, f);
+  }
+}
+
+/**
+ * Calls `f` once `w` has handed its queued output to the OS (its 'drain'), or closed; at once
+ * when it is not waiting for a drain. A write that did not pass the high-water mark leaves no
+ * drain to wait for, and what it queued is below the bound anyway.
+ */
+function whenDrained(w: Socket | ServerResponse, f: () => void): void {
+  if (!w.writableNeedDrain || w.destroyed) {
+    f();
+    return;
+  }
+  const done = () => {
+    w.off('drain', done);
+    w.off('close', done);
+    f();
+  };
+  w.on('drain', done);
+  w.on('close', done);
+}
+
 /** The sink of a stream whose head was just written: its socket when chunked, else the response. */
 export function socketSink(res: ServerResponse): SseSink {
   res.flushHeaders();
   const socket = res.socket;
-  return socket && res.chunkedEncoding ? new SocketSink(res, socket) : res;
+  return socket && res.chunkedEncoding ? new SocketSink(res, socket) : new ResponseSink(res);
 }

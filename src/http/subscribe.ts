@@ -20,10 +20,20 @@ export const SSE_HEADERS = {
 export const MAX_POLL_TIMEOUT_SECONDS = 60;
 
 /**
+ * How long a stream or a poll answer may go without any of its output reaching the client
+ * before its socket is closed: a client that stops reading holds a file descriptor and up to
+ * MAX_BUFFERED_BYTES for this long, not forever. Progress (any write completing) restarts it;
+ * a stream's heartbeat is such a write, so the stall time of a stream is never below three
+ * heartbeats.
+ */
+export const WRITE_STALL_MS = 60_000;
+
+/**
  * `GET /events`: one SSE stream per request, written through the socket sink. Runs for every
  * stream opened, so it creates no framework objects (see `app.ts`).
  */
-export function eventsRoute(auth: Auth, hub: Hub): Handler {
+export function eventsRoute(auth: Auth, hub: Hub, heartbeatMs: number): Handler {
+  const stallMs = Math.max(WRITE_STALL_MS, 3 * heartbeatMs);
   return (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const sub = auth.subscriber(tokenOf(r));
@@ -36,7 +46,8 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
       return;
     }
     req.socket.setNoDelay(true);
-    req.socket.setTimeout(0);
+    // Node destroys a socket whose timeout fires when nobody listens for it: a stalled stream.
+    req.socket.setTimeout(stallMs);
     res.writeHead(200, SSE_HEADERS);
     const conn = hub.openStream(sub, socketSink(res), resumeId);
     res.on('close', () => hub.closeStream(conn));
@@ -62,6 +73,13 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
       if (res.writableEnded || res.destroyed) return;
       const body = `{"messages":[${a.messages.map(pollJson).join(',')}],"cursor":${JSON.stringify(a.cursor)}${a.reset ? ',"reset":true' : ''}}`;
       sendJson(res, 200, body);
+      if (res.writableFinished) return;
+      // Until its bytes have left, the answer counts against the limits, and its socket is closed
+      // if the client stops reading (after finishing, Node sets its keep-alive timeout instead).
+      const release = hub.holdAnswer(sub);
+      res.once('finish', release);
+      res.once('close', release);
+      res.socket?.setTimeout(WRITE_STALL_MS);
     });
     res.on('close', cancel);
     if (req.socket.destroyed) cancel();
