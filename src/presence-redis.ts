@@ -102,7 +102,8 @@ export class RedisPresence implements Presence {
     const [counts, conns, distinct] = await this.read(fields);
     const stats: OnlineStats = { uids: distinct, connections: conns };
     if (!uids) return stats;
-    const online: Record<string, number> = {};
+    // No prototype: a uid named `__proto__` (or `constructor`) is an ordinary key, kept in JSON.
+    const online: Record<string, number> = Object.create(null);
     uids.forEach((u, i) => {
       online[u] = counts[i]!;
     });

@@ -106,7 +106,8 @@ export class Registry<T extends Entry> implements LocalPresence {
   online(uids?: readonly string[]): OnlineStats {
     const stats: OnlineStats = { uids: this.byUid.size, connections: this.all.size };
     if (!uids) return stats;
-    const online: Record<string, number> = {};
+    // No prototype: a uid named `__proto__` (or `constructor`) is an ordinary key, kept in JSON.
+    const online: Record<string, number> = Object.create(null);
     for (const u of uids) online[u] = this.countOf(u);
     return { ...stats, online };
   }
