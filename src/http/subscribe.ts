@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth.js';
+import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { pollJson } from '../message.js';
@@ -20,20 +21,12 @@ export const SSE_HEADERS = {
 export const MAX_POLL_TIMEOUT_SECONDS = 60;
 
 /**
- * How long a stream or a poll answer may go without any of its output reaching the client
- * before its socket is closed: a client that stops reading holds a file descriptor and up to
- * MAX_BUFFERED_BYTES for this long, not forever. Progress (any write completing) restarts it;
- * a stream's heartbeat is such a write, so the stall time of a stream is never below three
- * heartbeats.
- */
-export const WRITE_STALL_MS = 60_000;
-
-/**
  * `GET /events`: one SSE stream per request, written through the socket sink. Runs for every
  * stream opened, so it creates no framework objects (see `app.ts`).
  */
-export function eventsRoute(auth: Auth, hub: Hub, heartbeatMs: number): Handler {
-  const stallMs = Math.max(WRITE_STALL_MS, 3 * heartbeatMs);
+export function eventsRoute(auth: Auth, hub: Hub, config: Config): Handler {
+  // A stream's heartbeats are writes that complete for a reading client: never cut between them.
+  const stallMs = Math.max(config.writeStallMs, 3 * config.heartbeatMs);
   return (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const sub = auth.subscriber(tokenOf(r));
@@ -46,7 +39,9 @@ export function eventsRoute(auth: Auth, hub: Hub, heartbeatMs: number): Handler 
       return;
     }
     req.socket.setNoDelay(true);
-    // Node destroys a socket whose timeout fires when nobody listens for it: a stalled stream.
+    // A client that stops reading holds a descriptor and up to MAX_BUFFERED_BYTES this long, not
+    // forever: the timer restarts whenever a write completes, and when it fires with nobody
+    // listening for it, Node destroys the socket.
     req.socket.setTimeout(stallMs);
     res.writeHead(200, SSE_HEADERS);
     const conn = hub.openStream(sub, socketSink(res), resumeId);
@@ -56,7 +51,8 @@ export function eventsRoute(auth: Auth, hub: Hub, heartbeatMs: number): Handler 
 }
 
 /** `GET /poll`: a long-poll answered with the messages after the cursor, or at its timeout. */
-export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler {
+export function pollRoute(auth: Auth, hub: Hub, config: Config): Handler {
+  const defaultPollSec = config.pollTimeoutSec;
   return (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const sub = auth.subscriber(tokenOf(r));
@@ -79,7 +75,7 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
       const release = hub.holdAnswer(sub);
       res.once('finish', release);
       res.once('close', release);
-      res.socket?.setTimeout(WRITE_STALL_MS);
+      res.socket?.setTimeout(config.writeStallMs);
     });
     res.on('close', cancel);
     if (req.socket.destroyed) cancel();

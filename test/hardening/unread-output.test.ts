@@ -213,4 +213,45 @@ describe.skipIf(process.platform !== 'linux')('output to clients that never read
     }
     expect(status).toBe(200);
   }, 60_000);
+
+  it('closes sockets whose client stops reading once no write completed for WRITE_STALL_SECONDS', async () => {
+    server = await spawnServer({
+      WRITE_STALL_SECONDS: '1',
+      HEARTBEAT_SECONDS: '1',
+      MAX_BUFFERED_BYTES: String(16 * MiB),
+      MAX_CONNECTIONS_PER_UID: '1',
+      LOG_LEVEL: 'info',
+    });
+    const pollIds = await fill(server.url, 'p', 100);
+    const streamIds = await fill(server.url, 's', 100);
+    const pollPath = `/poll?token=${subToken('p')}&cursor=${encodeURIComponent(pollIds[0]!)}`;
+    const u = await unreadGet(server.port, pollPath);
+    sockets.push(u.socket);
+    const stream = await RawSse.open(server.port, `/events?token=${subToken('s')}`, {
+      'Last-Event-ID': streamIds[0]!,
+    });
+    stream.pause();
+    sockets.push(stream.socket);
+    for (let i = 0; i < 400 && !(u.got() > 0 && stream.status === 200); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const online = async () => {
+      const r = await fetch(`${server!.url}/online?uid=s`, {
+        headers: { authorization: `Bearer ${pubToken()}` },
+      });
+      return ((await r.json()) as { online: Record<string, number> }).online.s;
+    };
+    // Neither reads; the server closes both (the stream after three 1 s heartbeats' worth): the
+    // unread answer no longer holds the uid's only slot, the stream is gone from presence.
+    let pollStatus = 0;
+    let streams = 1;
+    for (let i = 0; i < 300 && (pollStatus !== 200 || streams !== 0); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await fetch(`${server.url}${pollPath}`);
+      pollStatus = r.status;
+      await r.arrayBuffer();
+      streams = (await online()) ?? 0;
+    }
+    expect(pollStatus).toBe(200);
+    expect(streams).toBe(0);
+  }, 60_000);
 });
