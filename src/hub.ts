@@ -127,8 +127,9 @@ export class Hub {
     timeoutMs: number,
     answer: (a: PollAnswer) => void,
   ): () => void {
-    // An answer carries at least one message, so its budget is never below the largest one.
-    const maxBytes = Math.max(this.config.maxBufferedBytes, this.config.maxMessageBytes);
+    // Half the bound, like a replay page (an unsent answer is held twice: text and encoded
+    // copy); never below the largest message, since an answer carries at least one.
+    const maxBytes = Math.max(this.config.maxBufferedBytes / 2, this.config.maxMessageBytes);
     const waiter = new PollSession(sub, answer, this.host, maxBytes);
     this.register(waiter);
     waiter.open(this.broker, cursor, timeoutMs, this.head);

@@ -14,7 +14,7 @@ export interface PollAnswer {
 
 /**
  * Most messages in one long-poll answer; the client polls again at once when it got any. An
- * answer also carries at most `maxBytes` (MAX_BUFFERED_BYTES) of messages, one at least: its
+ * answer also carries at most `maxBytes` (half of MAX_BUFFERED_BYTES) of messages, one at least: its
  * cursor is the last message sent, so the next poll continues from there.
  */
 export const POLL_BATCH_MAX = 100;
@@ -36,7 +36,7 @@ export class PollSession extends Member {
     /** Answers the request; called at most once. */
     private readonly respond: (a: PollAnswer) => void,
     host: SessionHost,
-    /** Most bytes of messages in one answer (MAX_BUFFERED_BYTES): what an unread answer holds. */
+    /** Most bytes of messages in one answer (half of MAX_BUFFERED_BYTES): an unread one holds twice that. */
     private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     super(sub, host);

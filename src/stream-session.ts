@@ -23,8 +23,8 @@ export interface SseSink extends Corkable {
 }
 
 /**
- * Most messages one replay page asks the broker for. The page is cut further to `maxBuffered`
- * bytes, and the next page's limit adapts to the sizes seen, so a history of large messages is
+ * Most messages one replay page asks the broker for. The page is cut further to half of
+ * `maxBuffered` bytes, and the next page's limit adapts to the sizes seen, so a history of large messages is
  * not fetched only to be dropped.
  */
 export const REPLAY_PAGE = 100;
@@ -82,7 +82,7 @@ export class StreamSession extends Member {
       return;
     }
     // The replay goes out in pages, each fetched once the previous one has left: what a client
-    // that does not read holds here is one page (about `maxBuffered` bytes), whatever its backlog.
+    // that does not read holds here is one page (see `pageBytes`), whatever its backlog.
     // Live messages queue in `pending` meanwhile (at most MAX_PENDING, else the stream is closed
     // as slow and resumes); those a later page also holds are skipped when it goes live.
     const streams = streamsOfSubscriber(this.uid, this.groups);
@@ -99,7 +99,7 @@ export class StreamSession extends Member {
         await this.catchUp(markOf(r.position), 0);
         return;
       }
-      const { count, bytes } = pageOf(r.messages, this.maxBuffered);
+      const { count, bytes } = pageOf(r.messages, this.pageBytes);
       if (count > 0) {
         let chunk = '';
         for (let i = 0; i < count; i++) chunk += r.messages[i]!.frame;
@@ -112,10 +112,19 @@ export class StreamSession extends Member {
         return;
       }
       from = r.messages[count - 1]!.id;
-      limit = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((count * this.maxBuffered) / Math.max(1, bytes))));
+      limit = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((count * this.pageBytes) / Math.max(1, bytes))));
       await this.drained();
       if (this.closed) return;
     }
+  }
+
+  /**
+   * Bytes of one replay page: half the bound, because a write the OS has not taken yet is held
+   * twice (the text, and the copy encoded for the socket); a client that does not read then
+   * costs about MAX_BUFFERED_BYTES, as live output does.
+   */
+  private get pageBytes(): number {
+    return this.maxBuffered / 2;
   }
 
   /**
@@ -136,7 +145,7 @@ export class StreamSession extends Member {
       for (; used < queue.length; used++) {
         const m = queue[used]!;
         if (m.seq <= this.seq || m.epoch !== at.epoch) continue;
-        if (page.length > 0 && bytes + m.frame.length > this.maxBuffered) break;
+        if (page.length > 0 && bytes + m.frame.length > this.pageBytes) break;
         page.push(m);
         bytes += m.frame.length;
         this.seq = m.seq;
