@@ -64,6 +64,12 @@ export interface Config {
   readonly pollTimeoutSec: number;
   /** Seconds a graceful shutdown may take (`SHUTDOWN_TIMEOUT_SECONDS`, default 10). */
   readonly shutdownTimeoutSec: number;
+  /**
+   * Milliseconds a stream or a poll answer may go without any of its output reaching the client
+   * before its socket is closed (`WRITE_STALL_SECONDS`, default 60; a stream's is never below
+   * three heartbeats, which are writes too).
+   */
+  readonly writeStallMs: number;
   /** Origins allowed by CORS (`CORS_ORIGINS`, comma-separated; empty = no CORS). */
   readonly corsOrigins: readonly string[];
   /** Redis URL (`REDIS_URL`); unset = in-memory single process (unless Sentinel is set). */
@@ -252,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxRevocations: int(env, 'MAX_REVOCATIONS', 100_000, 1, 10_000_000),
     pollTimeoutSec: int(env, 'POLL_TIMEOUT_SECONDS', 25, 1, 60),
     shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
+    writeStallMs: int(env, 'WRITE_STALL_SECONDS', 60, 1, 3600) * 1000,
     corsOrigins: Object.freeze(corsOrigins),
     redisUrl,
     redis,

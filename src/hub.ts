@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import type { CloseReason, Member, SessionHost } from './member.js';
 import type { Message, PublishInput, Targets } from './message.js';
 import type { Metrics } from './metrics.js';
-import { type PollAnswer, PollSession } from './poll-session.js';
+import { type PollAnswer, PollSession, UnreadAnswers } from './poll-session.js';
 import type { OnlineStats, Presence, UidPage, UidPageQuery } from './presence.js';
 import { MemoryPresence } from './presence-memory.js';
 import { Registry } from './registry.js';
@@ -55,6 +55,8 @@ export interface DisconnectRequest {
  */
 export class Hub {
   private readonly registry = new Registry<Member>();
+  /** Poll answers still leaving their socket: they count against the limits, see `holdAnswer`. */
+  private readonly unread = new UnreadAnswers();
   private readonly presence: Presence;
   /** Carries `POST /disconnect` to every node (this one alone in memory mode). */
   private readonly control: Control;
@@ -131,12 +133,12 @@ export class Hub {
   admit(sub: Subscriber): void {
     this.checkOpen();
     const max = this.config.maxConnections;
-    if (max > 0 && this.registry.size >= max) {
+    if (max > 0 && this.registry.size + this.unread.size >= max) {
       this.metrics?.rejected.inc({ limit: 'connections' });
       throw unavailable(`server holds its maximum of ${max} connections`, 'too_many_connections');
     }
     const perUid = this.config.maxConnectionsPerUid;
-    if (perUid > 0 && this.registry.countOf(sub.uid) >= perUid) {
+    if (perUid > 0 && this.registry.countOf(sub.uid) + this.unread.countOf(sub.uid) >= perUid) {
       this.metrics?.rejected.inc({ limit: 'per_uid' });
       throw limited(`uid already has ${perUid} connections`);
     }
@@ -248,10 +250,21 @@ export class Hub {
     timeoutMs: number,
     answer: (a: PollAnswer) => void,
   ): () => void {
-    const waiter = new PollSession(sub, answer, this.host);
+    // Half the bound, like a replay page (an unsent answer is held twice: text and encoded
+    // copy); never below the largest message, since an answer carries at least one.
+    const maxBytes = Math.max(this.config.maxBufferedBytes / 2, this.config.maxMessageBytes);
+    const waiter = new PollSession(sub, answer, this.host, maxBytes);
     this.register(waiter);
     waiter.open(this.broker, cursor, timeoutMs, this.head);
     return () => waiter.cancel();
+  }
+
+  /**
+   * Counts a poll answer that is written but not yet handed to the OS against the connection
+   * limits, until the returned release is called (its response finished or closed).
+   */
+  holdAnswer(sub: Subscriber): () => void {
+    return this.unread.hold(sub.uid);
   }
 
   /** Publishes validated messages in order and reports, per message, who was reached. */

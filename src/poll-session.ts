@@ -3,6 +3,10 @@ import type { Broker } from './broker.js';
 import { type Mark, markOf } from './ids.js';
 import { type CloseReason, Member, type SessionHost } from './member.js';
 import { type Message, streamsOfSubscriber } from './message.js';
+import { pageOf } from './stream-session.js';
+
+/** Replay pages of messages all for others read in one poll before it answers their position. */
+const MAX_EMPTY_PAGES = 20;
 
 /** The answer of one long-poll request. */
 export interface PollAnswer {
@@ -13,7 +17,11 @@ export interface PollAnswer {
   readonly disconnect?: { readonly reason: string; readonly reconnect: boolean };
 }
 
-/** Most messages in one long-poll answer; the client polls again at once when it got any. */
+/**
+ * Most messages in one long-poll answer; the client polls again at once when it got any. An
+ * answer also carries at most `maxBytes` (half of MAX_BUFFERED_BYTES) of messages, one at least: its
+ * cursor is the last message sent, so the next poll continues from there.
+ */
 export const POLL_BATCH_MAX = 100;
 
 /**
@@ -23,6 +31,7 @@ export const POLL_BATCH_MAX = 100;
  */
 export class PollSession extends Member {
   private batch: Message[] = [];
+  private batchBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   /** The id this poll answers with when it has no message: the client's cursor until live. */
   cursor = '';
@@ -32,6 +41,8 @@ export class PollSession extends Member {
     /** Answers the request; called at most once. */
     private readonly respond: (a: PollAnswer) => void,
     host: SessionHost,
+    /** Most bytes of messages in one answer (half of MAX_BUFFERED_BYTES): an unread one holds twice that. */
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     super(sub, host);
   }
@@ -64,7 +75,17 @@ export class PollSession extends Member {
       return;
     }
     this.cursor = cursor;
-    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), cursor, { reader: this.uid });
+    // Only what one answer can carry is read: an old cursor costs the backend one bounded call.
+    // Messages for others (`exclude`) are filtered by the broker after the limit, so a page can
+    // hold none of ours and still have more after it: read on from its position, a bounded number
+    // of times, then answer that position as the cursor (the client polls again at once).
+    const streams = streamsOfSubscriber(this.uid, this.groups);
+    let r = await broker.replay(streams, cursor, { limit: POLL_BATCH_MAX, reader: this.uid });
+    for (let page = 1; r.complete && r.more && page < MAX_EMPTY_PAGES; page++) {
+      if (this.closed) return;
+      if (r.messages.some((m) => this.addressed(m))) break;
+      r = await broker.replay(streams, r.position, { limit: POLL_BATCH_MAX, reader: this.uid });
+    }
     if (this.closed) return;
     if (!r.complete) {
       this.host.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
@@ -73,8 +94,13 @@ export class PollSession extends Member {
     }
     // Groups left since the replay was asked for are not replayed (see `addressed`).
     const replayed = r.messages.filter((m) => this.addressed(m));
+    if (replayed.length === 0 && r.more) {
+      this.answer({ messages: [], cursor: r.position });
+      return;
+    }
     if (replayed.length > 0) {
-      const messages = replayed.slice(0, POLL_BATCH_MAX);
+      const first = replayed.slice(0, POLL_BATCH_MAX);
+      const messages = first.slice(0, pageOf(first, this.maxBytes).count);
       this.host.metrics?.replayed.inc(messages.length);
       this.answer({ messages, cursor: messages[messages.length - 1]!.id });
       return;
@@ -94,7 +120,14 @@ export class PollSession extends Member {
       return false;
     }
     // A full answer leaves the rest in history for the next poll (its cursor is the last sent).
-    if (this.batch.length >= POLL_BATCH_MAX) return false;
+    // Once full it stays full: a smaller message after one that did not fit would leave a gap.
+    if (this.batch.length >= POLL_BATCH_MAX || this.batchBytes > this.maxBytes) return false;
+    const bytes = msg.frame.length;
+    if (this.batch.length > 0 && this.batchBytes + bytes > this.maxBytes) {
+      this.batchBytes = Number.POSITIVE_INFINITY;
+      return false;
+    }
+    this.batchBytes += bytes;
     this.seq = msg.seq;
     // Messages published in the same tick travel in one answer.
     if (this.batch.push(msg) === 1) setImmediate(() => this.end('answered'));
@@ -149,5 +182,38 @@ export class PollSession extends Member {
     this.host.ended(this);
     this.respond(a);
     return true;
+  }
+}
+
+/**
+ * Poll answers written but not yet handed to the OS (their client is not reading), per uid.
+ * They count against MAX_CONNECTIONS and MAX_CONNECTIONS_PER_UID until their bytes are gone,
+ * but receive nothing: otherwise a client could hold answers without bound by never reading.
+ */
+export class UnreadAnswers {
+  private readonly byUid = new Map<string, number>();
+  private total = 0;
+
+  get size(): number {
+    return this.total;
+  }
+
+  countOf(uid: string): number {
+    return this.byUid.get(uid) ?? 0;
+  }
+
+  /** Counts one answer of `uid`; the returned release (idempotent) uncounts it. */
+  hold(uid: string): () => void {
+    this.total++;
+    this.byUid.set(uid, this.countOf(uid) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.total--;
+      const n = this.countOf(uid) - 1;
+      if (n > 0) this.byUid.set(uid, n);
+      else this.byUid.delete(uid);
+    };
   }
 }

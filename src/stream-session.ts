@@ -14,7 +14,20 @@ export interface SseSink extends Corkable {
   readonly writableLength: number;
   end(): unknown;
   destroy(): unknown;
+  /**
+   * Calls `f` once what was written has been handed to the OS, or the sink closed (at once when
+   * nothing waits). A replay fetches its next page only then, so a client that does not read
+   * holds one page, not its whole backlog. A sink without it is treated as always drained.
+   */
+  onDrained?(f: () => void): void;
 }
+
+/**
+ * Most messages one replay page asks the broker for. The page is cut further to half of
+ * `maxBuffered` bytes, and the next page's limit adapts to the sizes seen, so a history of large messages is
+ * not fetched only to be dropped.
+ */
+export const REPLAY_PAGE = 100;
 
 /** The frame that tells a client its history is gone and where to continue from. */
 export function resetFrame(id: string, reason: string): string {
@@ -62,7 +75,8 @@ export class StreamSession extends Member {
     const now = resumeId === undefined ? broker.positionNow?.() : undefined;
     if (now !== undefined) {
       this.write(`retry:${retryMs}\n\nid:${now}\n\n`);
-      this.goLiveAt(markOf(now));
+      // Nothing can be queued yet (registered in this same step): this goes live synchronously.
+      void this.catchUp(markOf(now), 0);
       return;
     }
     this.write(`retry:${retryMs}\n\n`);
@@ -79,34 +93,122 @@ export class StreamSession extends Member {
       const id = await broker.position();
       if (this.closed) return;
       this.write(`id:${id}\n\n`);
-      this.goLiveAt(markOf(id));
+      await this.catchUp(markOf(id), 0);
       return;
     }
-    const r = await broker.replay(streamsOfSubscriber(this.uid, this.groups), resumeId, { reader: this.uid });
-    if (this.closed) return;
-    const at = markOf(r.position);
-    if (!r.complete) {
-      metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
-      this.write(resetFrame(r.position, r.reason ?? 'history_lost'));
-      this.goLiveAt(at);
-      return;
+    // The replay goes out in pages, each fetched once the previous one has left: what a client
+    // that does not read holds here is one page (see `pageBytes`), whatever its backlog.
+    // Live messages queue in `pending` meanwhile (at most MAX_PENDING, else the stream is closed
+    // as slow and resumes); those a later page also holds are skipped when it goes live.
+    const streams = streamsOfSubscriber(this.uid, this.groups);
+    let from = resumeId;
+    let limit = REPLAY_PAGE;
+    let replayedSeq = 0;
+    for (;;) {
+      const r = await broker.replay(streams, from, { limit, reader: this.uid });
+      if (this.closed) return;
+      if (!r.complete) {
+        // Also between pages: history after `from` was evicted meanwhile (or Redis was wiped).
+        metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
+        this.write(resetFrame(r.position, r.reason ?? 'history_lost'));
+        await this.catchUp(markOf(r.position), 0);
+        return;
+      }
+      const { count, bytes } = pageOf(r.messages, this.pageBytes);
+      if (count > 0) {
+        // Groups left since the replay was asked for are not replayed (see `addressed`).
+        const page = r.messages.slice(0, count).filter((m) => this.addressed(m));
+        if (page.length > 0) {
+          let chunk = '';
+          for (const m of page) chunk += m.frame;
+          this.writeReplay(chunk);
+          metrics?.replayed.inc(page.length);
+        }
+        replayedSeq = r.messages[count - 1]!.seq;
+      }
+      if (count === r.messages.length && !r.more) {
+        await this.catchUp(markOf(r.position), replayedSeq);
+        return;
+      }
+      // A page whose messages were all for others (`exclude`, filtered by the broker) moves on
+      // from its position.
+      from = count > 0 ? r.messages[count - 1]!.id : r.position;
+      if (count > 0) {
+        limit = Math.max(1, Math.min(REPLAY_PAGE, Math.floor((count * this.pageBytes) / Math.max(1, bytes))));
+      }
+      await this.drained();
+      if (this.closed) return;
     }
-    // Groups left since the replay was asked for are not replayed (see `addressed`).
-    const replayed = r.messages.filter((m) => this.addressed(m));
-    if (replayed.length > 0) {
-      let chunk = '';
-      for (const m of replayed) chunk += m.frame;
-      this.writeReplay(chunk);
-      metrics?.replayed.inc(replayed.length);
-    }
-    this.goLiveAt(at, r.messages[r.messages.length - 1]?.seq ?? 0);
   }
 
-  /** Goes live at `at` (or past it, up to `replayedSeq`): queued messages newer than that follow. */
-  private goLiveAt(at: Position, replayedSeq = 0): void {
-    let delivered = 0;
-    for (const m of this.goLive(at.epoch, Math.max(at.seq, replayedSeq))) if (this.deliver(m)) delivered++;
-    if (delivered > 0) this.host.metrics?.delivered.inc(delivered);
+  /**
+   * Bytes of one replay page: half the bound, because a write the OS has not taken yet is held
+   * twice (the text, and the copy encoded for the socket); a client that does not read then
+   * costs about MAX_BUFFERED_BYTES, as live output does.
+   */
+  private get pageBytes(): number {
+    return this.maxBuffered / 2;
+  }
+
+  /**
+   * Continues after `at` (or the replayed `replayedSeq`, if later): the live messages queued
+   * meanwhile are a backlog like the replay, so they go out the same way, a page at a time as the
+   * socket drains, until none is left; then the stream is live. Without a wait (the usual case:
+   * a short queue, a reading client) this runs to the end synchronously.
+   */
+  private async catchUp(at: Position, replayedSeq: number): Promise<void> {
+    this.seq = Math.max(this.seq, at.seq, replayedSeq);
+    const queue = this.pending!;
+    for (;;) {
+      // Anything at or before the position came with the replay (or is before the reset); a late
+      // message of another epoch is not of the history this stream now lives in.
+      const page: Message[] = [];
+      let bytes = 0;
+      let used = 0;
+      for (; used < queue.length; used++) {
+        const m = queue[used]!;
+        if (m.seq <= this.seq || m.epoch !== at.epoch) continue;
+        // A group left while the replay was running: its queued messages are not ours any more.
+        if (!this.addressed(m)) continue;
+        if (page.length > 0 && bytes + m.frame.length > this.pageBytes) break;
+        page.push(m);
+        bytes += m.frame.length;
+        this.seq = m.seq;
+      }
+      queue.splice(0, used);
+      if (page.length === 0) {
+        this.goLive(at.epoch, this.seq);
+        return;
+      }
+      const wait = this.drained();
+      if (wait) {
+        await wait;
+        if (this.closed) return;
+      }
+      let chunk = '';
+      for (const m of page) chunk += m.frame;
+      this.writeReplay(chunk);
+      this.host.metrics?.delivered.inc(page.length);
+    }
+  }
+
+  /**
+   * A promise of the sink having handed its output to the OS (or closed), or `undefined` when
+   * nothing waits: the caller then goes on in the same tick.
+   */
+  private drained(): Promise<void> | undefined {
+    const sink = this.sink;
+    if (!sink.onDrained) return undefined;
+    let done = false;
+    let resolve!: () => void;
+    const p = new Promise<void>((r) => {
+      resolve = r;
+    });
+    sink.onDrained(() => {
+      done = true;
+      resolve();
+    });
+    return done ? undefined : p;
   }
 
   deliver(msg: Message): boolean {
@@ -189,4 +291,20 @@ export class StreamSession extends Member {
   writeReplay(chunk: string): void {
     this.write(chunk, true);
   }
+}
+
+/**
+ * How many of `messages` (at least one, when there are any) fit in `budget` bytes of SSE frames,
+ * and their size, measured as `writableLength` measures queued text (string length).
+ */
+export function pageOf(messages: readonly Message[], budget: number): { count: number; bytes: number } {
+  let bytes = 0;
+  let count = 0;
+  for (const m of messages) {
+    const b = m.frame.length;
+    if (count > 0 && bytes + b > budget) break;
+    bytes += b;
+    count++;
+  }
+  return { count, bytes };
 }

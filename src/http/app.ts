@@ -38,8 +38,8 @@ export interface AppDeps {
 export function routeTable(deps: AppDeps): ReadonlyMap<string, Route> {
   const { config, auth, hub, metrics } = deps;
   return new Map<string, Route>([
-    ['/events', { method: 'GET', handle: eventsRoute(auth, hub), holdsSocket: true, ownsHead: true }],
-    ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config.pollTimeoutSec), holdsSocket: true }],
+    ['/events', { method: 'GET', handle: eventsRoute(auth, hub, config), holdsSocket: true, ownsHead: true }],
+    ['/poll', { method: 'GET', handle: pollRoute(auth, hub, config), holdsSocket: true }],
     ['/push', { method: 'POST', handle: pushRoute(deps), ownsHead: true }],
     ['/online', { method: 'GET', handle: onlineRoute(auth, hub) }],
     ['/disconnect', { method: 'POST', handle: disconnectRoute(deps) }],

@@ -18,8 +18,7 @@ function chunk(text: string): string {
  * Writes the stream's SSE text straight to its socket, framed as the response's chunks: one
  * socket write per message instead of `ServerResponse.write`'s four buffered pieces with its own
  * cork and next-tick uncork, which per delivered message cost more than the system call. The
- * head goes out corked with the first write (one system call for head, `retry:` and `id:`), so
- * the bytes stay in order; `end()` goes through the response, which
+ * head is flushed first so the bytes stay in order; `end()` goes through the response, which
  * writes the last chunk after ours. A class, not closures: thousands of these live at once.
  */
 class SocketSink implements SseSink {
@@ -28,7 +27,6 @@ class SocketSink implements SseSink {
     private readonly socket: Socket,
   ) {}
 
-  /** False until the first write, which sends the response head with it in one system call. */
   private headSent = false;
 
   write(text: string): boolean {
@@ -53,6 +51,10 @@ class SocketSink implements SseSink {
     this.res.destroy();
   }
 
+  onDrained(f: () => void): void {
+    whenDrained(this.socket, f);
+  }
+
   cork(): void {
     this.socket.cork();
   }
@@ -62,11 +64,54 @@ class SocketSink implements SseSink {
   }
 }
 
+/** The response itself (not chunked: an HTTP/1.0 client), with the drain signal a replay waits for. */
+class ResponseSink implements SseSink {
+  constructor(private readonly res: ServerResponse) {}
+
+  write(text: string): boolean {
+    return this.res.write(text);
+  }
+
+  get writableLength(): number {
+    return this.res.writableLength;
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  onDrained(f: () => void): void {
+    whenDrained(this.res, f);
+  }
+}
+
 /**
- * The sink of a stream whose head was just written (and is sent with the first write): its
- * socket when chunked, else the response.
+ * Calls `f` once `w` has handed its queued output to the OS (its 'drain'), or closed; at once
+ * when it is not waiting for a drain. A write that did not pass the high-water mark leaves no
+ * drain to wait for, and what it queued is below the bound anyway.
  */
+function whenDrained(w: Socket | ServerResponse, f: () => void): void {
+  if (!w.writableNeedDrain || w.destroyed) {
+    f();
+    return;
+  }
+  const done = () => {
+    w.off('drain', done);
+    w.off('close', done);
+    f();
+  };
+  w.on('drain', done);
+  w.on('close', done);
+}
+
+/** The sink of a stream whose head was just written: its socket when chunked, else the response. */
 export function socketSink(res: ServerResponse): SseSink {
   const socket = res.socket;
-  return socket && res.chunkedEncoding ? new SocketSink(res, socket) : res;
+  if (socket && res.chunkedEncoding) return new SocketSink(res, socket);
+  res.flushHeaders();
+  return new ResponseSink(res);
 }

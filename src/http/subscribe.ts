@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth.js';
+import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { pollJson } from '../message.js';
@@ -26,7 +27,9 @@ export const MAX_POLL_TIMEOUT_SECONDS = 60;
  * `GET /events`: one SSE stream per request, written through the socket sink. Runs for every
  * stream opened, so it creates no framework objects (see `app.ts`).
  */
-export function eventsRoute(auth: Auth, hub: Hub): Handler {
+export function eventsRoute(auth: Auth, hub: Hub, config: Config): Handler {
+  // A stream's heartbeats are writes that complete for a reading client: never cut between them.
+  const stallMs = Math.max(config.writeStallMs, 3 * config.heartbeatMs);
   return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const token = auth.subscriber(tokenOf(r));
@@ -41,7 +44,10 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
       return;
     }
     req.socket.setNoDelay(true);
-    req.socket.setTimeout(0);
+    // A client that stops reading holds a descriptor and up to MAX_BUFFERED_BYTES this long, not
+    // forever: the timer restarts whenever a write completes, and when it fires with nobody
+    // listening for it, Node destroys the socket.
+    req.socket.setTimeout(stallMs);
     res.writeHead(200, SSE_HEAD);
     const conn = hub.openStream(sub, socketSink(res), resumeId);
     res.on('close', () => hub.closeStream(conn));
@@ -50,7 +56,8 @@ export function eventsRoute(auth: Auth, hub: Hub): Handler {
 }
 
 /** `GET /poll`: a long-poll answered with the messages after the cursor, or at its timeout. */
-export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler {
+export function pollRoute(auth: Auth, hub: Hub, config: Config): Handler {
+  const defaultPollSec = config.pollTimeoutSec;
   return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const token = auth.subscriber(tokenOf(r));
@@ -71,6 +78,13 @@ export function pollRoute(auth: Auth, hub: Hub, defaultPollSec: number): Handler
       const tail = `${a.reset ? ',"reset":true' : ''}${a.disconnect ? `,"disconnect":${JSON.stringify(a.disconnect)}` : ''}`;
       const body = `{"messages":[${a.messages.map(pollJson).join(',')}],"cursor":${JSON.stringify(a.cursor)}${tail}}`;
       sendJson(res, 200, body);
+      if (res.writableFinished) return;
+      // Until its bytes have left, the answer counts against the limits, and its socket is closed
+      // if the client stops reading (after finishing, Node sets its keep-alive timeout instead).
+      const release = hub.holdAnswer(sub);
+      res.once('finish', release);
+      res.once('close', release);
+      res.socket?.setTimeout(config.writeStallMs);
     });
     res.on('close', cancel);
     if (req.socket.destroyed) cancel();

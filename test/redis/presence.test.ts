@@ -21,6 +21,19 @@ describe.skipIf(skip !== undefined)(`RedisPresence${skip ? ` (${skip})` : ''}`, 
     return { p, client };
   };
 
+  it('answers uids named like Object.prototype members (__proto__ was dropped)', async () => {
+    const a = node(`p${randomBytes(4).toString('hex')}:`);
+    try {
+      a.p.add('__proto__', []);
+      a.p.add('constructor', []);
+      const stats = await a.p.online(['__proto__', 'constructor', 'toString']);
+      expect(JSON.stringify(stats.online)).toBe('{"__proto__":1,"constructor":1,"toString":0}');
+      await a.p.close();
+    } finally {
+      a.client.disconnect();
+    }
+  });
+
   it('sums nodes, counts its own changes at once, and forgets a dead node', async () => {
     const prefix = `p${randomBytes(4).toString('hex')}:`;
     const a = node(prefix, 600);
