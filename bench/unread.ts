@@ -64,7 +64,7 @@ const sockets: Socket[] = [];
 try {
   const pub = pubToken();
   const groups = Array.from({ length: GROUPS }, (_, g) => `ug${g}`);
-  const targets = [{ to: 'reader' }, ...groups.map((g) => ({ groups: [g] }))];
+  const targets = [{ to: 'reader' }, ...groups.map((g) => ({ group: [g] }))];
   let first = '';
   const perPush = Math.max(1, Math.floor((900 * 1024) / BYTES));
   for (const t of targets) {
@@ -79,6 +79,7 @@ try {
         body: JSON.stringify(body),
       });
       const ids = (await res.json()) as { id: string }[];
+      if (!Array.isArray(ids)) throw new Error(`push refused: ${JSON.stringify(ids)}`);
       first ||= ids[0]!.id;
     }
   }

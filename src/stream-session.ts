@@ -24,8 +24,8 @@ export interface SseSink extends Corkable {
 
 /**
  * Most messages one replay page asks the broker for. The page is cut further to half of
- * `maxBuffered` bytes, and the next page's limit adapts to the sizes seen, so a history of large messages is
- * not fetched only to be dropped.
+ * `maxBuffered` bytes, and the next page's limit adapts to the sizes seen, so a history of large
+ * messages is not fetched only to be dropped.
  */
 export const REPLAY_PAGE = 100;
 
