@@ -174,7 +174,7 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
         expect((await srv.push({ to: 'ob', event: 'n', data: { n: 2 } })).status).toBe(200);
         const health = await fetch(`${srv.url}/healthz`);
         expect(health.status).toBe(200);
-        expect(await health.json()).toEqual({ status: 'ok', outbox: 'unavailable' });
+        expect(await health.json()).toEqual({ status: 'ok', demo: false, outbox: 'unavailable' });
       } finally {
         await db.start();
       }
@@ -182,7 +182,11 @@ export function outboxSuite(name: string, startDb: () => Promise<TestDb>, skip: 
       await sse.waitForEvents(4, 15_000);
       expect(numbers(sse.events)).toEqual([1, 2, 3, 4]);
       await eventually(() => outbox.status().state === 'ok', 5000, 'outbox ok');
-      expect(await (await fetch(`${srv.url}/healthz`)).json()).toEqual({ status: 'ok', outbox: 'ok' });
+      expect(await (await fetch(`${srv.url}/healthz`)).json()).toEqual({
+        status: 'ok',
+        demo: false,
+        outbox: 'ok',
+      });
     }, 60_000);
 
     describe('with Redis', () => {
