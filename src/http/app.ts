@@ -2,34 +2,22 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { fileURLToPath } from 'node:url';
 import express, { type ErrorRequestHandler, type Express } from 'express';
-import type { Auth } from '../auth.js';
-import type { Config } from '../config.js';
 import { badRequest, methodNotAllowed, notFound, unavailable } from '../errors.js';
-import type { Hub } from '../hub.js';
-import type { IdempotencyStore } from '../idempotency.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
 import type { OutboxStatus } from '../outbox.js';
 import { disconnectRoute } from './control.js';
 import { COMMON_HEADERS, sendError } from './errors.js';
 import { groupsRoute } from './groups.js';
 import { demoTokensRoute, healthRoute, metricsRoute } from './ops.js';
 import { onlineUidsRoute } from './presence.js';
-import { onlineRoute, pushRoute } from './publish.js';
+import { onlineRoute, type PublishDeps, pushRoute } from './publish.js';
 import type { Route } from './route.js';
 import { eventsRoute, pollRoute } from './subscribe.js';
 
 /** The folder served at `/` (demo page, `ssepush.js`). */
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 
-export interface AppDeps {
-  readonly config: Config;
-  readonly auth: Auth;
-  readonly hub: Hub;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  /** `Idempotency-Key` answers of `POST /push`. */
-  readonly idempotency: IdempotencyStore;
+/** What the edge needs: what the push route needs, and the outbox state for `/healthz`. */
+export interface AppDeps extends PublishDeps {
   /** The outbox consumer's state for `/healthz` (undefined without `OUTBOX_URL`). */
   readonly outboxStatus?: () => OutboxStatus | undefined;
 }
