@@ -23,6 +23,21 @@ export interface PushReset {
   readonly reason: string;
 }
 
+/**
+ * The backend ended this uid's connections (`POST /disconnect`): the stream's `event: disconnect`
+ * or the long-poll answer's `disconnect`.
+ */
+export interface PushDisconnect {
+  /** Why, as the backend said (default `disconnected`). */
+  readonly reason: string;
+  /**
+   * `true`: the client reconnects with its usual backoff (asking `getToken()` first when the
+   * server refuses the old token with `token_revoked`). `false`: the client stops (state
+   * `closed`) and stays stopped until the page calls `connect()` again.
+   */
+  readonly reconnect: boolean;
+}
+
 /** `connecting` before the first connection, `reconnecting` after losing one, `closed` for good. */
 export type PushState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type PushTransport = 'sse' | 'poll';
@@ -34,6 +49,8 @@ export interface StateInfo {
   readonly role: PushRole;
   /** The failure that caused `reconnecting` or `closed`, when there was one. */
   readonly error?: Error;
+  /** With state `closed` (or `reconnecting`) after `POST /disconnect`: the backend's reason. */
+  readonly disconnect?: PushDisconnect;
 }
 
 export interface ConnectOptions {
@@ -59,6 +76,12 @@ export interface ConnectOptions {
   /** Replay was impossible; the client goes on live from `reset.id`. */
   onReset?: (reset: PushReset) => void;
   onStateChange?: (state: PushState, info: StateInfo) => void;
+  /**
+   * The backend ended the connection (`POST /disconnect`), in every tab sharing it. With
+   * `reconnect: false` the client then turns `closed` (no retry; call `connect()` again to start
+   * over); with `reconnect: true` it reconnects by itself.
+   */
+  onDisconnect?: (info: PushDisconnect) => void;
   /** The client stopped for good: the server refused the token (401) and there is no `getToken`. Other failures are retried with backoff and reported through `onStateChange`. */
   onError?: (error: Error) => void;
   /**
@@ -88,9 +111,11 @@ export interface ConnectOptions {
 }
 
 export interface PushClient {
-  /** Calls `handler(data, message)` for each message named `event`; `'reset'` gets resets. */
+  /** Calls `handler(data, message)` for each message named `event`; `'reset'` gets resets, `'disconnect'` disconnects. */
   on<T = unknown>(event: string, handler: (data: T, message: PushMessage<T>) => void): PushClient;
   on(event: 'reset', handler: (reset: PushReset) => void): PushClient;
+  /** `'disconnect'` handlers get what `onDisconnect` gets; no message is ever named `disconnect`. */
+  on(event: 'disconnect', handler: (info: PushDisconnect) => void): PushClient;
   /** Removes one handler, or every handler of `event` when none is given. */
   off(event: string, handler?: (...args: never[]) => void): PushClient;
   /** Closes the connection (another tab takes over when this one led). Idempotent. */

@@ -32,6 +32,13 @@
     const body = b;
     return !!body && typeof body.cursor === "string" && Array.isArray(body.messages);
   }
+  function disconnectOf(d) {
+    const o = d && typeof d === "object" ? d : {};
+    return {
+      reason: typeof o.reason === "string" && o.reason ? o.reason : "disconnected",
+      reconnect: o.reconnect === true
+    };
+  }
   function withQuery(base, path, params) {
     const q = [];
     for (const k of Object.keys(params)) {
@@ -137,6 +144,11 @@
             this.to.message({ id: m.id, event: m.event, data: m.data, time: m.time });
         }
         this.to.position(r.body.cursor);
+        if (r.body.disconnect) {
+          this.closed = true;
+          this.to.disconnected(disconnectOf(r.body.disconnect));
+          return;
+        }
         if (Number(params.timeout) > 0 && r.body.messages.length === 0 && Date.now() - sent < 1e3) {
           early++;
           if (early > 1) await sleep(backoff(early - 1, this.o.minRetryDelay, this.o.maxRetryDelay));
@@ -154,6 +166,11 @@
       this.kind = "sse";
       this.es = null;
       this.onEvent = (ev) => this.event(ev);
+      this.onDisconnect = (ev) => {
+        if (ev.target !== this.es) return;
+        this.close();
+        this.to.disconnected(disconnectOf(parseJson(ev.data)));
+      };
     }
     start() {
       const es = new globalThis.EventSource(this.api.url("/events", { lastEventId: this.to.lastId }), {
@@ -170,6 +187,7 @@
         this.failed(es);
       };
       es.addEventListener("reset", this.onEvent);
+      es.addEventListener("disconnect", this.onDisconnect);
       for (const name of this.to.names) es.addEventListener(name, this.onEvent);
     }
     listen(name) {
@@ -277,6 +295,8 @@
       this.sseFailures = 0;
       /** The last stream died young: before trusting the next one, check plain requests work. */
       this.suspect = false;
+      /** The backend ended the last stream: probe before the next one (its token may be revoked). */
+      this.verify = false;
       this.openedAt = 0;
       this.onOnline = () => {
         if (this.retryTimer !== void 0) {
@@ -326,7 +346,7 @@
           await this.tokens.refresh();
           this.suspect = false;
         }
-        if (this.transport === "sse" && (this.suspect || this.host.lastId === void 0)) await this.probe();
+        if (this.transport === "sse" && (this.suspect || this.verify || this.host.lastId === void 0)) await this.probe();
         if (this.closed) return;
         this.current = this.transport === "poll" ? this.poll() : this.sse();
         this.current.start();
@@ -346,7 +366,8 @@
         reset: (r) => host.reset(r),
         position: (id) => host.position(id),
         opened: () => this.opened(kind),
-        failed: (err) => this.failed(kind, err)
+        failed: (err) => this.failed(kind, err),
+        disconnected: (d) => this.disconnected(d)
       };
     }
     sse() {
@@ -372,6 +393,7 @@
           continue;
         }
         if (r.status !== 200 || !isPollBody(r.body)) throw new HttpError(r.status, "GET /poll");
+        this.verify = false;
         if (this.host.lastId === void 0) this.host.position(r.body.cursor);
         if (this.suspect) {
           this.suspect = false;
@@ -408,6 +430,23 @@
         if (lived < this.o.stableAfter) this.suspect = true;
       }
       this.fail(err);
+    }
+    /**
+     * The backend ended the connection. Not a network failure (no switch to long-poll), but the
+     * retry still backs off: a backend kicking in a loop must not turn into a request loop. A
+     * revoked token is refused with 401 on the next probe or poll, which asks `getToken()`.
+     */
+    disconnected(d) {
+      if (this.closed) return;
+      if (this.current) this.current.close();
+      this.current = null;
+      clearTimeout(this.stableTimer);
+      this.openedAt = 0;
+      this.host.disconnected(d);
+      if (this.closed) return;
+      this.verify = true;
+      this.failures++;
+      this.retryTimer = setTimeout(() => this.attempt(), this.delay(this.failures));
     }
     fail(err) {
       if (this.closed) return;
@@ -552,6 +591,10 @@
     receive(msg) {
       if (this.closed || !msg || msg.from === this.id) return;
       if (Array.isArray(msg.names)) for (const n of msg.names) this.host.hear(n);
+      if (msg.t === "disconnect") {
+        if (msg.d && (!this.leader || !msg.d.reconnect)) this.host.disconnected(disconnectOf(msg.d));
+        return;
+      }
       if (this.leader) {
         if (msg.t === "hello") {
           this.post({
@@ -681,7 +724,7 @@
       this.addName(name, false);
     }
     addName(name, own) {
-      if (typeof name !== "string" || name === "" || name === "reset") return;
+      if (typeof name !== "string" || name === "" || name === "reset" || name === "disconnect") return;
       if (own && !this.own.has(name)) {
         this.own.add(name);
         if (this.share) this.share.want([name]);
@@ -721,7 +764,24 @@
       const hs = this.handlers.get("reset");
       if (hs) for (const h of [...hs]) call(h, r, r);
     }
-    setState(state, transport, error) {
+    /**
+     * The backend ended the connection (`POST /disconnect`): here from this tab's link, or relayed
+     * by the leader. Every tab is told; with `reconnect: false` every tab closes for good.
+     */
+    disconnected(d) {
+      if (this.closed) return;
+      if (this.link && this.share) this.share.relay({ t: "disconnect", d });
+      call(this.options.onDisconnect, d);
+      const hs = this.handlers.get("disconnect");
+      if (hs) for (const h of [...hs]) call(h, d);
+      if (d.reconnect) {
+        if (this.link) this.setState("reconnecting", this.transport, void 0, d);
+        return;
+      }
+      this.setState("closed", this.transport, void 0, d);
+      this.close();
+    }
+    setState(state, transport, error, disconnect) {
       if (this.closed && state !== "closed") return;
       const changed = state !== this.state || (transport || null) !== this.transport;
       this.state = state;
@@ -731,7 +791,8 @@
         call(this.options.onStateChange, state, {
           transport: this.transport,
           role: this.role,
-          error: error || void 0
+          error: error || void 0,
+          disconnect
         });
       }
     }

@@ -31,6 +31,13 @@ function isPollBody(b) {
   const body = b;
   return !!body && typeof body.cursor === "string" && Array.isArray(body.messages);
 }
+function disconnectOf(d) {
+  const o = d && typeof d === "object" ? d : {};
+  return {
+    reason: typeof o.reason === "string" && o.reason ? o.reason : "disconnected",
+    reconnect: o.reconnect === true
+  };
+}
 function withQuery(base, path, params) {
   const q = [];
   for (const k of Object.keys(params)) {
@@ -136,6 +143,11 @@ var PollTransport = class {
           this.to.message({ id: m.id, event: m.event, data: m.data, time: m.time });
       }
       this.to.position(r.body.cursor);
+      if (r.body.disconnect) {
+        this.closed = true;
+        this.to.disconnected(disconnectOf(r.body.disconnect));
+        return;
+      }
       if (Number(params.timeout) > 0 && r.body.messages.length === 0 && Date.now() - sent < 1e3) {
         early++;
         if (early > 1) await sleep(backoff(early - 1, this.o.minRetryDelay, this.o.maxRetryDelay));
@@ -153,6 +165,11 @@ var SseTransport = class {
     this.kind = "sse";
     this.es = null;
     this.onEvent = (ev) => this.event(ev);
+    this.onDisconnect = (ev) => {
+      if (ev.target !== this.es) return;
+      this.close();
+      this.to.disconnected(disconnectOf(parseJson(ev.data)));
+    };
   }
   start() {
     const es = new globalThis.EventSource(this.api.url("/events", { lastEventId: this.to.lastId }), {
@@ -169,6 +186,7 @@ var SseTransport = class {
       this.failed(es);
     };
     es.addEventListener("reset", this.onEvent);
+    es.addEventListener("disconnect", this.onDisconnect);
     for (const name of this.to.names) es.addEventListener(name, this.onEvent);
   }
   listen(name) {
@@ -276,6 +294,8 @@ var Link = class {
     this.sseFailures = 0;
     /** The last stream died young: before trusting the next one, check plain requests work. */
     this.suspect = false;
+    /** The backend ended the last stream: probe before the next one (its token may be revoked). */
+    this.verify = false;
     this.openedAt = 0;
     this.onOnline = () => {
       if (this.retryTimer !== void 0) {
@@ -325,7 +345,7 @@ var Link = class {
         await this.tokens.refresh();
         this.suspect = false;
       }
-      if (this.transport === "sse" && (this.suspect || this.host.lastId === void 0)) await this.probe();
+      if (this.transport === "sse" && (this.suspect || this.verify || this.host.lastId === void 0)) await this.probe();
       if (this.closed) return;
       this.current = this.transport === "poll" ? this.poll() : this.sse();
       this.current.start();
@@ -345,7 +365,8 @@ var Link = class {
       reset: (r) => host.reset(r),
       position: (id) => host.position(id),
       opened: () => this.opened(kind),
-      failed: (err) => this.failed(kind, err)
+      failed: (err) => this.failed(kind, err),
+      disconnected: (d) => this.disconnected(d)
     };
   }
   sse() {
@@ -371,6 +392,7 @@ var Link = class {
         continue;
       }
       if (r.status !== 200 || !isPollBody(r.body)) throw new HttpError(r.status, "GET /poll");
+      this.verify = false;
       if (this.host.lastId === void 0) this.host.position(r.body.cursor);
       if (this.suspect) {
         this.suspect = false;
@@ -407,6 +429,23 @@ var Link = class {
       if (lived < this.o.stableAfter) this.suspect = true;
     }
     this.fail(err);
+  }
+  /**
+   * The backend ended the connection. Not a network failure (no switch to long-poll), but the
+   * retry still backs off: a backend kicking in a loop must not turn into a request loop. A
+   * revoked token is refused with 401 on the next probe or poll, which asks `getToken()`.
+   */
+  disconnected(d) {
+    if (this.closed) return;
+    if (this.current) this.current.close();
+    this.current = null;
+    clearTimeout(this.stableTimer);
+    this.openedAt = 0;
+    this.host.disconnected(d);
+    if (this.closed) return;
+    this.verify = true;
+    this.failures++;
+    this.retryTimer = setTimeout(() => this.attempt(), this.delay(this.failures));
   }
   fail(err) {
     if (this.closed) return;
@@ -551,6 +590,10 @@ var Share = class {
   receive(msg) {
     if (this.closed || !msg || msg.from === this.id) return;
     if (Array.isArray(msg.names)) for (const n of msg.names) this.host.hear(n);
+    if (msg.t === "disconnect") {
+      if (msg.d && (!this.leader || !msg.d.reconnect)) this.host.disconnected(disconnectOf(msg.d));
+      return;
+    }
     if (this.leader) {
       if (msg.t === "hello") {
         this.post({
@@ -680,7 +723,7 @@ var Client = class {
     this.addName(name, false);
   }
   addName(name, own) {
-    if (typeof name !== "string" || name === "" || name === "reset") return;
+    if (typeof name !== "string" || name === "" || name === "reset" || name === "disconnect") return;
     if (own && !this.own.has(name)) {
       this.own.add(name);
       if (this.share) this.share.want([name]);
@@ -720,7 +763,24 @@ var Client = class {
     const hs = this.handlers.get("reset");
     if (hs) for (const h of [...hs]) call(h, r, r);
   }
-  setState(state, transport, error) {
+  /**
+   * The backend ended the connection (`POST /disconnect`): here from this tab's link, or relayed
+   * by the leader. Every tab is told; with `reconnect: false` every tab closes for good.
+   */
+  disconnected(d) {
+    if (this.closed) return;
+    if (this.link && this.share) this.share.relay({ t: "disconnect", d });
+    call(this.options.onDisconnect, d);
+    const hs = this.handlers.get("disconnect");
+    if (hs) for (const h of [...hs]) call(h, d);
+    if (d.reconnect) {
+      if (this.link) this.setState("reconnecting", this.transport, void 0, d);
+      return;
+    }
+    this.setState("closed", this.transport, void 0, d);
+    this.close();
+  }
+  setState(state, transport, error, disconnect) {
     if (this.closed && state !== "closed") return;
     const changed = state !== this.state || (transport || null) !== this.transport;
     this.state = state;
@@ -730,7 +790,8 @@ var Client = class {
       call(this.options.onStateChange, state, {
         transport: this.transport,
         role: this.role,
-        error: error || void 0
+        error: error || void 0,
+        disconnect
       });
     }
   }

@@ -6,6 +6,7 @@
  */
 import type {
   ConnectOptions,
+  PushDisconnect,
   PushMessage,
   PushReset,
   PushRole,
@@ -135,7 +136,7 @@ export class Client implements LinkHost, ShareHost {
   }
 
   private addName(name: unknown, own: boolean): void {
-    if (typeof name !== 'string' || name === '' || name === 'reset') return;
+    if (typeof name !== 'string' || name === '' || name === 'reset' || name === 'disconnect') return;
     if (own && !this.own.has(name)) {
       this.own.add(name);
       if (this.share) this.share.want([name]);
@@ -180,7 +181,30 @@ export class Client implements LinkHost, ShareHost {
     if (hs) for (const h of [...hs]) call(h as (r: PushReset, same: PushReset) => void, r, r);
   }
 
-  setState(state: PushState, transport: PushTransport | null, error?: unknown): void {
+  /**
+   * The backend ended the connection (`POST /disconnect`): here from this tab's link, or relayed
+   * by the leader. Every tab is told; with `reconnect: false` every tab closes for good.
+   */
+  disconnected(d: PushDisconnect): void {
+    if (this.closed) return;
+    if (this.link && this.share) this.share.relay({ t: 'disconnect', d });
+    call(this.options.onDisconnect, d);
+    const hs = this.handlers.get('disconnect');
+    if (hs) for (const h of [...hs]) call(h as (d: PushDisconnect) => void, d);
+    if (d.reconnect) {
+      if (this.link) this.setState('reconnecting', this.transport, undefined, d);
+      return;
+    }
+    this.setState('closed', this.transport, undefined, d);
+    this.close();
+  }
+
+  setState(
+    state: PushState,
+    transport: PushTransport | null,
+    error?: unknown,
+    disconnect?: PushDisconnect,
+  ): void {
     if (this.closed && state !== 'closed') return;
     const changed = state !== this.state || (transport || null) !== this.transport;
     this.state = state;
@@ -191,6 +215,7 @@ export class Client implements LinkHost, ShareHost {
         transport: this.transport,
         role: this.role,
         error: (error as Error) || undefined,
+        disconnect,
       });
     }
   }

@@ -3,6 +3,7 @@
  * fetch is missing), URLs with the token added, and the shape of a `GET /poll` answer. Used by
  * the long-poll transport, the stream probe, and a follower tab's catch-up.
  */
+import type { PushDisconnect } from '../../public/ssepush.js';
 import type { Tokens } from './tokens.js';
 
 const g = globalThis;
@@ -29,6 +30,8 @@ export interface PollBody {
   cursor: string;
   messages: PolledMessage[];
   reset?: boolean;
+  /** The backend ended this uid's connections (`POST /disconnect`). */
+  disconnect?: unknown;
 }
 
 export interface Reply {
@@ -55,6 +58,15 @@ export function parseJson(text: string): unknown {
 export function isPollBody(b: unknown): b is PollBody {
   const body = b as Partial<PollBody> | null | undefined;
   return !!body && typeof body.cursor === 'string' && Array.isArray(body.messages);
+}
+
+/** The `{reason, reconnect}` of a disconnect, from a stream event's data or a poll answer. */
+export function disconnectOf(d: unknown): PushDisconnect {
+  const o = (d && typeof d === 'object' ? d : {}) as { reason?: unknown; reconnect?: unknown };
+  return {
+    reason: typeof o.reason === 'string' && o.reason ? o.reason : 'disconnected',
+    reconnect: o.reconnect === true,
+  };
 }
 
 export function withQuery(base: string, path: string, params: Params): string {

@@ -4,7 +4,7 @@
  * on 401, and falls back from SSE to long-poll when streams keep failing. Each attempt is one
  * `Transport`; the link sees the client only through `LinkHost`.
  */
-import type { PushState, PushTransport } from '../../public/ssepush.js';
+import type { PushDisconnect, PushState, PushTransport } from '../../public/ssepush.js';
 import { type AbortBox, type Api, HttpError, isPollBody } from './http.js';
 import { PollTransport } from './poll.js';
 import type { Store } from './session.js';
@@ -29,6 +29,8 @@ export interface LinkHost extends Delivery {
   setState(state: PushState, transport: PushTransport | null, error?: unknown): void;
   /** A failure no retry can fix. */
   fatal(err: unknown): void;
+  /** The backend ended the connection (`POST /disconnect`); closes the client unless `reconnect`. */
+  disconnected(d: PushDisconnect): void;
 }
 
 const g = globalThis;
@@ -44,6 +46,8 @@ export class Link {
   private sseFailures = 0;
   /** The last stream died young: before trusting the next one, check plain requests work. */
   private suspect = false;
+  /** The backend ended the last stream: probe before the next one (its token may be revoked). */
+  private verify = false;
   private everOpen: boolean;
   private openedAt = 0;
   private readonly onOnline = () => {
@@ -112,7 +116,8 @@ export class Link {
         await this.tokens.refresh();
         this.suspect = false; // the stream ended because the token expired, not because of the network
       }
-      if (this.transport === 'sse' && (this.suspect || this.host.lastId === undefined)) await this.probe();
+      if (this.transport === 'sse' && (this.suspect || this.verify || this.host.lastId === undefined))
+        await this.probe();
       if (this.closed) return;
       this.current = this.transport === 'poll' ? this.poll() : this.sse();
       this.current.start();
@@ -134,6 +139,7 @@ export class Link {
       position: (id) => host.position(id),
       opened: () => this.opened(kind),
       failed: (err) => this.failed(kind, err),
+      disconnected: (d) => this.disconnected(d),
     };
   }
 
@@ -162,6 +168,7 @@ export class Link {
         continue;
       }
       if (r.status !== 200 || !isPollBody(r.body)) throw new HttpError(r.status, 'GET /poll');
+      this.verify = false;
       if (this.host.lastId === undefined) this.host.position(r.body.cursor);
       if (this.suspect) {
         this.suspect = false;
@@ -202,6 +209,24 @@ export class Link {
       if (lived < this.o.stableAfter) this.suspect = true;
     }
     this.fail(err);
+  }
+
+  /**
+   * The backend ended the connection. Not a network failure (no switch to long-poll), but the
+   * retry still backs off: a backend kicking in a loop must not turn into a request loop. A
+   * revoked token is refused with 401 on the next probe or poll, which asks `getToken()`.
+   */
+  private disconnected(d: PushDisconnect): void {
+    if (this.closed) return;
+    if (this.current) this.current.close();
+    this.current = null;
+    clearTimeout(this.stableTimer);
+    this.openedAt = 0;
+    this.host.disconnected(d); // closes this link when the client must not reconnect
+    if (this.closed) return;
+    this.verify = true;
+    this.failures++;
+    this.retryTimer = setTimeout(() => this.attempt(), this.delay(this.failures));
   }
 
   private fail(err: unknown): void {

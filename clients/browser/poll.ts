@@ -3,7 +3,7 @@
  * first request of an attempt does not wait: it confirms the server accepts us (the link turns
  * `open`) and fetches what was missed at once.
  */
-import { type AbortBox, type Api, HttpError, isPollBody, type Params } from './http.js';
+import { type AbortBox, type Api, disconnectOf, HttpError, isPollBody, type Params } from './http.js';
 import type { Tokens } from './tokens.js';
 import { backoff, sleep, type Transport, type TransportEvents } from './transport.js';
 
@@ -67,6 +67,11 @@ export class PollTransport implements Transport {
           this.to.message({ id: m.id, event: m.event, data: m.data, time: m.time });
       }
       this.to.position(r.body.cursor);
+      if (r.body.disconnect) {
+        this.closed = true;
+        this.to.disconnected(disconnectOf(r.body.disconnect));
+        return;
+      }
       // A wait that keeps ending at once with nothing (a proxy cutting requests short) must not
       // turn into a request loop: back off as after a failure.
       if (Number(params.timeout) > 0 && r.body.messages.length === 0 && Date.now() - sent < 1000) {

@@ -5,8 +5,15 @@
  * nothing either. When the leader goes, the lock passes to the next tab, which resumes from
  * the last id it was relayed. The tab's client is seen only through `ShareHost`.
  */
-import type { PushMessage, PushReset, PushRole, PushState, PushTransport } from '../../public/ssepush.js';
-import { type AbortBox, type Api, isPollBody } from './http.js';
+import type {
+  PushDisconnect,
+  PushMessage,
+  PushReset,
+  PushRole,
+  PushState,
+  PushTransport,
+} from '../../public/ssepush.js';
+import { type AbortBox, type Api, disconnectOf, isPollBody } from './http.js';
 import type { Tokens } from './tokens.js';
 
 const STATES: readonly string[] = ['connecting', 'open', 'reconnecting', 'closed'];
@@ -27,6 +34,7 @@ export type Relay =
   | { t: 'msg'; m: PushMessage }
   | { t: 'reset'; r: PushReset }
   | { t: 'pos'; id: string }
+  | { t: 'disconnect'; d: PushDisconnect }
   | { t: 'state'; state: PushState; transport: PushTransport | null };
 
 type Envelope = Relay & { from?: string; to?: string; names?: unknown };
@@ -45,6 +53,8 @@ export interface ShareHost {
   reset(r: PushReset): void;
   setLastId(id: unknown): void;
   setState(state: PushState, transport: PushTransport | null): void;
+  /** The backend ended the connection (`POST /disconnect`); closes the tab unless `reconnect`. */
+  disconnected(d: PushDisconnect): void;
   /** This tab became the leader: open the connection. */
   lead(): void;
 }
@@ -168,6 +178,12 @@ export class Share {
   private receive(msg: Envelope | null | undefined): void {
     if (this.closed || !msg || msg.from === this.id) return;
     if (Array.isArray(msg.names)) for (const n of msg.names) this.host.hear(n);
+    // Before the leader check: a follower that took the lock while the old leader was closing
+    // for good must close too.
+    if (msg.t === 'disconnect') {
+      if (msg.d && (!this.leader || !msg.d.reconnect)) this.host.disconnected(disconnectOf(msg.d));
+      return;
+    }
     if (this.leader) {
       if (msg.t === 'hello') {
         this.post({

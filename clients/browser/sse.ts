@@ -3,7 +3,7 @@
  * forever and in step with every other client; on the first error we close it and report the
  * failure, so the link reconnects with backoff, jitter, and our own last id.
  */
-import { type Api, parseJson } from './http.js';
+import { type Api, disconnectOf, parseJson } from './http.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 export interface SseOptions {
@@ -17,6 +17,12 @@ export class SseTransport implements Transport {
   private es: EventSource | null = null;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly onEvent = (ev: Event) => this.event(ev as MessageEvent<string>);
+  private readonly onDisconnect = (ev: Event) => {
+    if (ev.target !== this.es) return;
+    // The server ends the stream next: close first, so its end is not reported as a failure.
+    this.close();
+    this.to.disconnected(disconnectOf(parseJson((ev as MessageEvent<string>).data)));
+  };
 
   constructor(
     private readonly api: Api,
@@ -39,6 +45,7 @@ export class SseTransport implements Transport {
       this.failed(es);
     };
     es.addEventListener('reset', this.onEvent);
+    es.addEventListener('disconnect', this.onDisconnect);
     for (const name of this.to.names) es.addEventListener(name, this.onEvent);
   }
 

@@ -3,7 +3,7 @@
  * transport is one connection attempt: the link creates one, starts it, and creates the next
  * after it failed. It reports through `TransportEvents` and never sees the client.
  */
-import type { PushMessage, PushReset, PushTransport } from '../../public/ssepush.js';
+import type { PushDisconnect, PushMessage, PushReset, PushTransport } from '../../public/ssepush.js';
 
 /** Where a transport delivers, and what it needs to know to resume. */
 export interface Delivery {
@@ -22,6 +22,8 @@ export interface TransportEvents extends Delivery {
   opened(): void;
   /** The attempt is over; the link retries with backoff (or stops, for an `AuthError`). */
   failed(err: unknown): void;
+  /** The backend ended the connection (`POST /disconnect`); the attempt is over. */
+  disconnected(d: PushDisconnect): void;
 }
 
 export interface Transport {

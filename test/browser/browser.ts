@@ -54,7 +54,12 @@ export function launchBrowser(): Promise<Browser> {
 /** What the fixture page (`fixtures/client.js`) exposes on `window`. */
 export interface FixtureWindow {
   __push: PushClient;
-  __states: { state: PushState; transport: PushTransport | null; role: PushRole }[];
+  __states: {
+    state: PushState;
+    transport: PushTransport | null;
+    role: PushRole;
+    disconnect?: { reason: string; reconnect: boolean };
+  }[];
 }
 
 export interface ReceivedMessage {

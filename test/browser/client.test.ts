@@ -2,11 +2,11 @@
  * ssepush.js in a real browser against the real server: delivery on each transport, fallback,
  * reloads, resets, token refresh and backoff (tab sharing: tabs.test.ts). Every wait is on a condition.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { SsePushServer } from '../../src/server.js';
-import { startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
+import { pubToken, startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
 import {
   clientState,
   describeBrowser,
@@ -23,6 +23,23 @@ import {
   waitFor,
   waitOpen,
 } from './browser.js';
+
+/** `POST /disconnect` with a `control` publisher token. */
+async function kick(origin: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${origin}/disconnect`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${pubToken({ extra: { scope: 'control' } })}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`disconnect answered ${res.status}: ${await res.text()}`);
+}
+
+/** What the fixture recorded through `onDisconnect`. */
+const disconnects = (page: Page): Promise<{ reason: string; reconnect: boolean }[]> =>
+  page.evaluate(() => JSON.parse(sessionStorage.getItem('fx:disconnects') ?? '[]'));
 
 /** Quick retries so failure paths finish in well under a second. */
 const FAST = JSON.stringify({ minRetryDelay: 100, maxRetryDelay: 1000 });
@@ -272,4 +289,86 @@ describeBrowser('browser client (ssepush.js)', () => {
     expect(states).toContain('reconnecting');
     expect((await clientState(page)).state).toBe('open');
   });
+
+  for (const transport of ['sse', 'poll'] as const) {
+    it(`closes for good on a disconnect without reconnect, with the reason (${transport})`, async () => {
+      const uid = `b-kick-${transport}`;
+      let streams = 0;
+      context.on('request', (r) => {
+        if (r.url().includes('/events?') || r.url().includes('/poll?')) streams++;
+      });
+      const page = await openClient(context, server.url, { token: subToken(uid), transport, opts: FAST });
+      await waitOpen(page, { transport });
+      await kick(server.url, { uid, reason: 'banned', reconnect: false });
+      await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
+      expect(await disconnects(page)).toEqual([{ reason: 'banned', reconnect: false }]);
+      const closed = await page.evaluate(() =>
+        (window as unknown as FixtureWindow).__states.filter((s) => s.state === 'closed'),
+      );
+      expect(closed).toEqual([
+        expect.objectContaining({ disconnect: { reason: 'banned', reconnect: false } }),
+      ]);
+      // No retry: well past several backoff delays, no request was made and nothing is delivered.
+      const made = streams;
+      await pushTo(server.url, { to: uid, data: 'after the kick' });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(streams).toBe(made);
+      expect(await receivedIds(page)).toEqual([]);
+    });
+
+    it(`reconnects after a disconnect with reconnect, and after a revoke with a new token (${transport})`, async () => {
+      const uid = `b-revoke-${transport}`;
+      let minted = 0;
+      await context.exposeFunction('__mintToken', () => {
+        minted++;
+        return subToken(uid, { ttlSec: 3600 });
+      });
+      const page = await openClient(context, server.url, {
+        token: subToken(uid, { extra: { iat: Math.floor(Date.now() / 1000) - 10 } }),
+        transport,
+        refresh: '1',
+        opts: FAST,
+      });
+      await waitOpen(page, { transport });
+      const first = await pushTo(server.url, { to: uid, data: 1 });
+      await waitFor(
+        () => receivedIds(page),
+        (r) => r.length === 1,
+        'first message',
+      );
+      await kick(server.url, { uid, reason: 'moved', reconnect: true });
+      await waitFor(
+        () => disconnects(page),
+        (d) => d.length === 1,
+        'the first disconnect',
+      );
+      await waitOpen(page, { transport });
+      const second = await pushTo(server.url, { to: uid, data: 2 });
+      await waitFor(
+        () => receivedIds(page),
+        (r) => r.length === 2,
+        'second message',
+      );
+      expect(minted).toBe(0); // the old token still works: nothing was revoked
+      await kick(server.url, { uid, reason: 'logged out elsewhere', reconnect: true, revoke: true });
+      await waitFor(
+        () => disconnects(page),
+        (d) => d.length === 2,
+        'the second disconnect',
+      );
+      const third = await pushTo(server.url, { to: uid, data: 3 });
+      await waitFor(
+        () => receivedIds(page),
+        (r) => r.length === 3,
+        'third message, on a new token',
+      );
+      expect(minted).toBe(1);
+      expect(await receivedIds(page)).toEqual([first, second, third]);
+      expect(await disconnects(page)).toEqual([
+        { reason: 'moved', reconnect: true },
+        { reason: 'logged out elsewhere', reconnect: true },
+      ]);
+      expect((await clientState(page)).state).toBe('open');
+    });
+  }
 });
