@@ -119,6 +119,17 @@ function onReset(r) {
   showLastId();
 }
 
+function onDisconnect(d) {
+  addItem(
+    'reset',
+    'disconnect',
+    '',
+    d.reconnect
+      ? `The server ended the connection (${d.reason}); reconnecting.`
+      : `The server ended the connection (${d.reason}) and asked not to reconnect. Reload, or connect again, to start over.`,
+  );
+}
+
 /** The unverified claims of a pasted token, only to show whom it belongs to. */
 function claimsOf(token) {
   try {
@@ -194,6 +205,7 @@ async function start() {
     events: [...listening],
     onMessage,
     onReset,
+    onDisconnect,
     onStateChange: (state, info) => {
       showState(state, info);
       showLastId();

@@ -212,3 +212,20 @@ export function keepPushing(
     },
   };
 }
+
+/** `POST /disconnect` with a `control` publisher token. */
+export async function kick(origin: string, body: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${origin}/disconnect`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${pubToken({ extra: { scope: 'control' } })}`,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`disconnect answered ${res.status}: ${await res.text()}`);
+}
+
+/** What the fixture recorded through `onDisconnect`. */
+export const disconnects = (page: Page): Promise<{ reason: string; reconnect: boolean }[]> =>
+  page.evaluate(() => JSON.parse(sessionStorage.getItem('fx:disconnects') ?? '[]'));

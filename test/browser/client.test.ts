@@ -2,16 +2,18 @@
  * ssepush.js in a real browser against the real server: delivery on each transport, fallback,
  * reloads, resets, token refresh and backoff (tab sharing: tabs.test.ts). Every wait is on a condition.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { SsePushServer } from '../../src/server.js';
-import { pubToken, startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
+import { startServer, subToken, TEST_SECRET, type TestServer } from '../helpers.js';
 import {
   clientState,
   describeBrowser,
+  disconnects,
   type FixtureWindow,
   keepPushing,
+  kick,
   launchBrowser,
   openClient,
   pushMany,
@@ -23,23 +25,6 @@ import {
   waitFor,
   waitOpen,
 } from './browser.js';
-
-/** `POST /disconnect` with a `control` publisher token. */
-async function kick(origin: string, body: Record<string, unknown>): Promise<void> {
-  const res = await fetch(`${origin}/disconnect`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${pubToken({ extra: { scope: 'control' } })}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`disconnect answered ${res.status}: ${await res.text()}`);
-}
-
-/** What the fixture recorded through `onDisconnect`. */
-const disconnects = (page: Page): Promise<{ reason: string; reconnect: boolean }[]> =>
-  page.evaluate(() => JSON.parse(sessionStorage.getItem('fx:disconnects') ?? '[]'));
 
 /** Quick retries so failure paths finish in well under a second. */
 const FAST = JSON.stringify({ minRetryDelay: 100, maxRetryDelay: 1000 });

@@ -10,8 +10,10 @@ import {
   clientState,
   connectionsOf,
   describeBrowser,
+  disconnects,
   type FixtureWindow,
   keepPushing,
+  kick,
   launchBrowser,
   openClient,
   pushMany,
@@ -149,6 +151,26 @@ describeBrowser('browser client: tabs share one connection', () => {
       expect(got).toEqual(pushed);
     }
     await oneConnection(uid);
+  });
+
+  it('closes every tab on a disconnect without reconnect: no follower takes over', async () => {
+    const uid = 't-kick';
+    const token = subToken(uid);
+    const first = await openClient(context, server.url, { token });
+    await waitOpen(first, { role: 'leader' });
+    const second = await openClient(context, server.url, { token });
+    await waitOpen(second, { role: 'follower' });
+    await oneConnection(uid);
+    await kick(server.url, { uid, reason: 'banned', reconnect: false });
+    for (const page of [first, second]) {
+      await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
+      expect(await disconnects(page)).toEqual([{ reason: 'banned', reconnect: false }]);
+    }
+    await pushMany(server.url, uid, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await connectionsOf(server.url, uid)).toBe(0);
+    expect(await receivedIds(second)).toEqual([]);
+    expect((await clientState(second)).state).toBe('closed');
   });
 
   it('hands the connection to the next tab when the leader calls close()', async () => {
