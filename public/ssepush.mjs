@@ -345,7 +345,8 @@ var Link = class {
         await this.tokens.refresh();
         this.suspect = false;
       }
-      if (this.transport === "sse" && (this.suspect || this.verify || this.host.lastId === void 0)) await this.probe();
+      if (this.transport === "sse" && (this.suspect || this.verify || this.host.lastId === void 0))
+        await this.probe();
       if (this.closed) return;
       this.current = this.transport === "poll" ? this.poll() : this.sse();
       this.current.start();
