@@ -138,4 +138,21 @@ final class RecordingTransport implements Transport
         $this->requests[] = ['method' => $method, 'url' => $url, 'headers' => $headers, 'body' => $body];
         return $this->answer;
     }
+
+    public function testSignedPushTokenLacksControlUntilAControlCallNeedsIt(): void
+    {
+        $client = new Client('http://127.0.0.1:1', ['secret' => 's']);
+        self::assertSame('push', self::payload($client->publisherToken())['scope']);
+        self::assertSame('control', self::payload($client->publisherToken('control'))['scope']);
+        self::assertSame($client->publisherToken(), $client->publisherToken('push'));
+        self::assertSame('push', self::payload($client->publisherToken())['scope']);
+    }
+
+    public function testExcludeIsKeptInMessagesAndUnknownFieldsRefused(): void
+    {
+        self::assertSame(['group' => 'g', 'exclude' => ['a', 'b'], 'data' => 1], Client::message([
+            'group' => 'g', 'exclude' => ['x' => 'a', 'y' => 'b'], 'data' => 1,
+        ]));
+        self::assertSame(['data' => 1], Client::message(['data' => 1, 'exclude' => null]));
+    }
 }
