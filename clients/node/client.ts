@@ -22,7 +22,11 @@ export interface PushClientOptions {
   secret?: string;
   /** The server's `PUBLISHER_JWT_SECRET`, when it has a separate publisher key. */
   publisherSecret?: string;
-  /** A ready publisher token (`scope: push`), used as is instead of signing one. */
+  /**
+   * A ready publisher token, used as is for every call instead of signing one (scope `push`;
+   * `push control` for the control calls too). Tokens the client signs carry scope `push`;
+   * `disconnect`, `joinGroup`, `leaveGroup` and `groups` sign a separate `control` one.
+   */
   token?: string;
   /** `JWT_ISSUER` of the server, put into minted tokens as `iss`. Default: none. */
   issuer?: string;
@@ -50,6 +54,8 @@ export interface PushMessage {
   group?: Name | Name[];
   /** Event name, 1–64 of `[A-Za-z0-9_.:-]`; default `message`. */
   event?: string;
+  /** Uids whose connections do not get it (live or on replay); `delivered` does not count them. */
+  exclude?: Name | Name[];
   /** Any JSON value. */
   data: unknown;
 }
@@ -64,15 +70,32 @@ export interface PushResult {
   delivered: number;
 }
 
-/** The server's answer to `GET /online`. */
-export interface OnlineResult {
-  /** Distinct uids connected. */
+/** Online uids and their connections (streams and waiting polls). */
+export interface Counts {
   uids: number;
-  /** Open streams and waiting polls. */
   connections: number;
+}
+
+/** The server's answer to `GET /online`. */
+export interface OnlineResult extends Counts {
   /** Connections per asked uid (0 when offline); only when uids were asked. */
   online?: Record<string, number>;
+  /** Counts per asked group; only when groups were asked. */
+  groups?: Record<string, Counts>;
 }
+
+/** What a kicked page is told, and whether its older tokens stop working. */
+export interface DisconnectOptions {
+  /** At most 128 characters; server default `disconnected`. */
+  reason?: string;
+  /** Whether the page should reconnect; server default true. */
+  reconnect?: boolean;
+  /** Refuse the uids' subscriber tokens issued before this call. Default false. */
+  revoke?: boolean;
+}
+
+/** A publisher token's scope: `push` for pushes and presence, `control` for kicks and groups. */
+export type Scope = 'push' | 'control';
 
 /**
  * A failed call. `status` is the HTTP status (0 when no answer came: connection refused,
@@ -114,7 +137,7 @@ export class PushClient {
   private readonly base: string;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
-  private cached: { token: string; renewAt: number } | undefined;
+  private readonly cached = new Map<Scope, { token: string; renewAt: number }>();
 
   constructor(
     baseUrl: string,
@@ -130,19 +153,24 @@ export class PushClient {
     this.fetchFn = options.fetch ?? fetch;
   }
 
-  /** Pushes `data` to one uid or several (every connection of each). */
-  push(to: Name | Name[], data: unknown, event = 'message'): Promise<PushResult> {
-    return this.send({ to, data, event });
+  /** Pushes `data` to one uid or several (every connection of each), minus `exclude`. */
+  push(to: Name | Name[], data: unknown, event = 'message', exclude?: Name | Name[]): Promise<PushResult> {
+    return this.send({ to, data, event, ...(exclude !== undefined ? { exclude } : {}) });
   }
 
-  /** Pushes `data` to everyone whose token names the group (or any of the groups). */
-  pushToGroup(group: Name | Name[], data: unknown, event = 'message'): Promise<PushResult> {
-    return this.send({ group, data, event });
+  /** Pushes `data` to everyone whose groups name the group (or any of the groups), minus `exclude`. */
+  pushToGroup(
+    group: Name | Name[],
+    data: unknown,
+    event = 'message',
+    exclude?: Name | Name[],
+  ): Promise<PushResult> {
+    return this.send({ group, data, event, ...(exclude !== undefined ? { exclude } : {}) });
   }
 
-  /** Pushes `data` to every connection. */
-  broadcast(data: unknown, event = 'message'): Promise<PushResult> {
-    return this.send({ data, event });
+  /** Pushes `data` to every connection, minus `exclude`. */
+  broadcast(data: unknown, event = 'message', exclude?: Name | Name[]): Promise<PushResult> {
+    return this.send({ data, event, ...(exclude !== undefined ? { exclude } : {}) });
   }
 
   /**
@@ -166,20 +194,97 @@ export class PushClient {
   }
 
   /** Totals of uids and connections online, plus connections per uid for the uids asked. */
-  async online(uids: Name[] = []): Promise<OnlineResult> {
-    const q = new URLSearchParams();
-    for (const u of uids) q.append('uid', String(u));
-    const body = await this.request('GET', uids.length > 0 ? `/online?${q}` : '/online');
-    if (!isRecord(body) || typeof body.uids !== 'number' || typeof body.connections !== 'number') {
-      throw new PushError(200, 'bad_response', 'unexpected answer to GET /online');
-    }
-    return body as unknown as OnlineResult;
+  online(uids: Name[] = []): Promise<OnlineResult> {
+    return this.counted(
+      'GET',
+      withQuery(
+        '/online',
+        uids.map((u) => ['uid', u]),
+      ),
+    );
   }
 
   /** Connections of one uid (0 when offline). */
   async connectionsOf(uid: Name): Promise<number> {
     const r = await this.online([uid]);
     return r.online?.[String(uid)] ?? 0;
+  }
+
+  /** Online uids and connections per group: `{ room: { uids: 3, connections: 5 } }`. */
+  async groupCounts(groups: Name[]): Promise<Record<string, Counts>> {
+    if (groups.length === 0) return {};
+    const r = await this.counted(
+      'GET',
+      withQuery(
+        '/online',
+        groups.map((g) => ['group', g]),
+      ),
+    );
+    if (!isRecord(r.groups))
+      throw new PushError(200, 'bad_response', 'unexpected answer to GET /online?group=');
+    return r.groups;
+  }
+
+  /**
+   * Every online uid (or every online member of `group`), fetched `pageSize` (1–1000) at a time
+   * as the loop asks for more; a walk names no uid twice.
+   */
+  async *onlineUids(group?: Name, pageSize = 1000): AsyncGenerator<string, void, undefined> {
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      throw new RangeError('ssepush: pageSize must be 1-1000');
+    }
+    let cursor: string | null = null;
+    do {
+      const q: [string, Name][] = [['limit', pageSize]];
+      if (group !== undefined) q.push(['group', group]);
+      if (cursor !== null) q.push(['cursor', cursor]);
+      const page = await this.request('GET', withQuery('/online/uids', q));
+      if (!isRecord(page) || !Array.isArray(page.uids) || !('cursor' in page)) {
+        throw new PushError(200, 'bad_response', 'unexpected answer to GET /online/uids');
+      }
+      for (const uid of page.uids) yield String(uid);
+      cursor = typeof page.cursor === 'string' ? page.cursor : null;
+    } while (cursor !== null);
+  }
+
+  /**
+   * Ends every stream and waiting poll of the uid(s) (up to 1000) on every node; pages get
+   * `event: disconnect` with `{reason, reconnect}`. `revoke` also refuses their subscriber tokens
+   * issued before the call (`401 token_revoked`). Answers how many were online.
+   */
+  disconnect(uid: Name | Name[], options: DisconnectOptions = {}): Promise<Counts> {
+    return this.counted('POST', '/disconnect', { uid, ...options }, 'control');
+  }
+
+  /** Adds the uid(s) to the group(s) at run time: live connections, reconnects, every node. */
+  joinGroup(uid: Name | Name[], groups: Name | Name[]): Promise<Counts> {
+    return this.groups(uid, { join: groups });
+  }
+
+  /** Removes the uid(s) from the group(s) at run time, token groups included. */
+  leaveGroup(uid: Name | Name[], groups: Name | Name[]): Promise<Counts> {
+    return this.groups(uid, { leave: groups });
+  }
+
+  /** Joins and leaves in one `POST /groups`; a group may not be in both. */
+  groups(uid: Name | Name[], change: { join?: Name | Name[]; leave?: Name | Name[] }): Promise<Counts> {
+    if (change.join === undefined && change.leave === undefined) {
+      throw new TypeError('ssepush: groups() needs join or leave');
+    }
+    return this.counted('POST', '/groups', { uid, ...change }, 'control');
+  }
+
+  private async counted(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    scope: Scope = 'push',
+  ): Promise<OnlineResult> {
+    const r = await this.request(method, path, body, undefined, scope);
+    if (!isRecord(r) || typeof r.uids !== 'number' || typeof r.connections !== 'number') {
+      throw new PushError(200, 'bad_response', `unexpected answer to ${method} ${path.split('?')[0]}`);
+    }
+    return r as unknown as OnlineResult;
   }
 
   /** A subscriber token for the page: `/events?token=…` or `ssepush.js`. Needs `secret`. */
@@ -198,14 +303,19 @@ export class PushClient {
     return c;
   }
 
-  private publisherToken(): string {
+  /**
+   * The `token` option, or one signed for `scope`, cached until shortly before it expires.
+   * @internal public for the offline tests that read the scopes the client signs.
+   */
+  publisherToken(scope: Scope = 'push'): string {
     if (this.options.token) return this.options.token;
     const now = Date.now() / 1000;
-    if (this.cached && now < this.cached.renewAt) return this.cached.token;
+    const hit = this.cached.get(scope);
+    if (hit && now < hit.renewAt) return hit.token;
     const ttl = this.options.publisherTtlSec ?? DEFAULT_PUBLISHER_TTL_SEC;
     const secret = this.options.publisherSecret ?? this.options.secret!;
-    const token = signJwt({ scope: 'push', ...this.claims(ttl) }, secret);
-    this.cached = { token, renewAt: now + Math.max(1, ttl - RENEW_MARGIN_SEC) };
+    const token = signJwt({ scope, ...this.claims(ttl) }, secret);
+    this.cached.set(scope, { token, renewAt: now + Math.max(1, ttl - RENEW_MARGIN_SEC) });
     return token;
   }
 
@@ -233,9 +343,10 @@ export class PushClient {
     path: string,
     body?: unknown,
     idempotencyKey?: string,
+    scope: Scope = 'push',
   ): Promise<unknown> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.publisherToken()}`,
+      authorization: `Bearer ${this.publisherToken(scope)}`,
       accept: 'application/json',
     };
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
@@ -285,4 +396,9 @@ function isPushResult(v: unknown): v is PushResult {
     typeof v.online === 'boolean' &&
     typeof v.delivered === 'number'
   );
+}
+
+function withQuery(path: string, params: [string, Name][]): string {
+  const q = new URLSearchParams(params.map(([k, v]): [string, string] => [k, String(v)]));
+  return params.length > 0 ? `${path}?${q}` : path;
 }

@@ -38,14 +38,14 @@ describe.each(DOCS)('%s is true to the code', (doc) => {
   const text = read(doc);
 
   it('calls only methods the PHP client has', () => {
-    const php = read('clients/php/src/Client.php');
+    const php = read('clients/php/src/Client.php') + read('clients/php/src/Control.php');
     const used = calls(blocks(text, ['php']), /(?:\$push|\$this->push|Client::class\))->(\w+)\(/g);
     expect(used.length).toBeGreaterThan(3);
     for (const m of used) expect(php, `SsePush\\Client::${m}`).toMatch(new RegExp(`public function ${m}\\(`));
   });
 
   it('calls only methods the Python and Node clients have', () => {
-    const py = read('clients/python/ssepush/client.py');
+    const py = read('clients/python/ssepush/client.py') + read('clients/python/ssepush/control.py');
     for (const m of calls(blocks(text, ['python']), /(?:push|client\(\))\.(\w+)\(/g)) {
       expect(py, `PushClient.${m}`).toMatch(new RegExp(`def ${m}\\(`));
     }

@@ -169,3 +169,128 @@ describe('Node PushClient against the real server', () => {
     }
   });
 });
+
+describe('Node PushClient control and presence calls against the real server', () => {
+  it('disconnect ends the stream with the event, and revoke refuses the old token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const old = signJwt({ sub: 'nc-kicked', iat: now - 5, exp: now + 600 }, TEST_SECRET);
+    const c = await openEvents(s.url, old);
+    try {
+      await c.waitForId();
+      const r = await client.disconnect('nc-kicked', { reason: 'banned', reconnect: false, revoke: true });
+      expect(r).toEqual({ uids: 1, connections: 1 });
+      await c.waitForEvents(1);
+      expect(c.events[0]).toMatchObject({
+        event: 'disconnect',
+        data: '{"reason":"banned","reconnect":false}',
+      });
+      expect(await client.connectionsOf('nc-kicked')).toBe(0);
+      await expect(poll(s.url, old)).rejects.toThrow(/answered 401: .*token_revoked/);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a joined group gets the group push, a left one does not', async () => {
+    const c = await openEvents(s.url, client.subscriberToken('nc-joiner'));
+    try {
+      await c.waitForId();
+      expect(await client.joinGroup('nc-joiner', 'nc-room')).toEqual({ uids: 1, connections: 1 });
+      expect(await client.groupCounts(['nc-room'])).toEqual({ 'nc-room': { uids: 1, connections: 1 } });
+      const r = await client.pushToGroup('nc-room', 'hello');
+      expect(r.delivered).toBe(1);
+      await c.waitForEvents(1);
+      expect(c.events[0]?.id).toBe(r.id);
+      await client.leaveGroup('nc-joiner', ['nc-room']);
+      expect((await client.pushToGroup('nc-room', 'gone')).delivered).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('exclude keeps a uid out of group pushes, sends and broadcasts', async () => {
+    const a = await openEvents(s.url, client.subscriberToken('nc-ex-a', ['nc-ex']));
+    const b = await openEvents(s.url, client.subscriberToken('nc-ex-b', ['nc-ex']));
+    try {
+      await Promise.all([a.waitForId(), b.waitForId()]);
+      expect((await client.pushToGroup('nc-ex', 1)).delivered).toBe(2);
+      expect((await client.pushToGroup('nc-ex', 2, 'message', 'nc-ex-b')).delivered).toBe(1);
+      expect((await client.send({ group: 'nc-ex', data: 3, exclude: ['nc-ex-a'] })).delivered).toBe(1);
+      await client.broadcast(4, 'message', ['nc-ex-a', 'nc-ex-b']);
+      expect(
+        (await client.push(['nc-ex-a', 'nc-ex-b'], 5, 'message', ['nc-ex-a', 'nc-ex-b'])).delivered,
+      ).toBe(0);
+      expect((await client.pushToGroup('nc-ex', 6)).delivered).toBe(2);
+      await Promise.all([a.waitForEvents(3), b.waitForEvents(3)]);
+      expect(a.events.map((e) => e.data)).toEqual(['1', '2', '6']);
+      expect(b.events.map((e) => e.data)).toEqual(['1', '3', '6']);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('onlineUids pages through every uid once', async () => {
+    const uids = Array.from({ length: 7 }, (_, i) => `nc-page-${i}`);
+    const streams = await Promise.all(
+      uids.map((u) => openEvents(s.url, client.subscriberToken(u, ['nc-pages']))),
+    );
+    try {
+      await Promise.all(streams.map((c) => c.waitForId()));
+      const seen: string[] = [];
+      for await (const uid of client.onlineUids('nc-pages', 2)) seen.push(uid);
+      expect(seen).toEqual(uids);
+      const everyone: string[] = [];
+      for await (const uid of client.onlineUids(undefined, 3)) everyone.push(uid);
+      expect(new Set(everyone).size).toBe(everyone.length);
+      expect(everyone).toEqual(expect.arrayContaining(uids));
+    } finally {
+      for (const c of streams) c.close();
+    }
+  });
+
+  it('a push-only token gets 403 insufficient_scope on control routes', async () => {
+    const pushOnly = signJwt({ scope: 'push', exp: Math.floor(Date.now() / 1000) + 60 }, TEST_SECRET);
+    const err = await new PushClient(s.url, { token: pushOnly }).disconnect('nc-nobody').catch((e) => e);
+    expect(err).toBeInstanceOf(PushError);
+    expect([err.status, err.code]).toEqual([403, 'insufficient_scope']);
+  });
+
+  it('signs control into a token only for the control calls (offline)', async () => {
+    const seen: { url: string; init: RequestInit }[] = [];
+    const fakeFetch: typeof fetch = async (input, init) => {
+      const url = String(input);
+      seen.push({ url, init: init ?? {} });
+      const body = url.includes('/online/uids')
+        ? '{"uids":["a"],"cursor":null}'
+        : url.endsWith('/push')
+          ? '{"id":"e","online":false,"delivered":0}'
+          : '{"uids":0,"connections":0,"groups":{"g":{"uids":0,"connections":0}}}';
+      return new Response(body, { status: 200 });
+    };
+    const c = new PushClient('http://h:8080', { secret: 's', fetch: fakeFetch });
+    await c.pushToGroup('g', 1, 'message', ['a', 'b']);
+    await c.groupCounts(['g']);
+    for await (const _ of c.onlineUids(undefined, 2)) void _;
+    await c.disconnect(['a'], { revoke: true });
+    await c.joinGroup('a', 'g');
+    await c.push('a', 2);
+    expect(seen[0]?.init.body).toBe('{"group":"g","data":1,"event":"message","exclude":["a","b"]}');
+    expect(seen[3]?.init.body).toBe('{"uid":["a"],"revoke":true}');
+    const scopes = seen.map((r) => {
+      const token = (r.init.headers as Record<string, string>).authorization!.slice(7);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+        scope: string;
+      };
+      return [new URL(r.url).pathname, claims.scope];
+    });
+    expect(scopes).toEqual([
+      ['/push', 'push'],
+      ['/online', 'push'],
+      ['/online/uids', 'push'],
+      ['/disconnect', 'control'],
+      ['/groups', 'control'],
+      ['/push', 'push'],
+    ]);
+  });
+});

@@ -28,11 +28,17 @@ namespace SsePush;
  * - retryDelay      float   seconds before the first retry, default 0.2; doubled each time,
  *                           at most 2 s
  *
+ * Publisher tokens the client signs itself carry scope "push"; disconnect(), joinGroup(),
+ * leaveGroup() and groups() sign a separate one with scope "control", so a push never travels
+ * with control rights. With the "token" option that one token is used for everything.
+ *
  * Every call returns the server's decoded JSON answer and throws PushException (HTTP errors,
  * with the status and the server's error code) or ConnectionException (no answer).
  */
 final class Client
 {
+    use Control;
+
     private const RENEW_MARGIN = 30;
 
     /** @var string */
@@ -44,11 +50,8 @@ final class Client
     /** @var Transport */
     private $transport;
 
-    /** @var string|null */
-    private $publisherToken;
-
-    /** @var int */
-    private $publisherTokenRenewAt = 0;
+    /** @var array<string, array{0: string, 1: int}> signed publisher token and renew time per scope */
+    private $publisherTokens = [];
 
     /** @param array<string, mixed> $options */
     public function __construct(string $baseUrl, array $options = [])
@@ -81,11 +84,12 @@ final class Client
      *
      * @param string|int|array<int, string|int> $to
      * @param mixed $data
+     * @param string|int|array<int, string|int>|null $exclude uids whose connections skip it
      * @return array{id: string, online: bool, delivered: int}
      */
-    public function push($to, $data, string $event = 'message'): array
+    public function push($to, $data, string $event = 'message', $exclude = null): array
     {
-        return $this->send(['to' => $to, 'data' => $data, 'event' => $event]);
+        return $this->send(['to' => $to, 'data' => $data, 'event' => $event, 'exclude' => $exclude]);
     }
 
     /**
@@ -93,26 +97,29 @@ final class Client
      *
      * @param string|int|array<int, string|int> $group
      * @param mixed $data
+     * @param string|int|array<int, string|int>|null $exclude uids whose connections skip it
      * @return array{id: string, online: bool, delivered: int}
      */
-    public function pushToGroup($group, $data, string $event = 'message'): array
+    public function pushToGroup($group, $data, string $event = 'message', $exclude = null): array
     {
-        return $this->send(['group' => $group, 'data' => $data, 'event' => $event]);
+        return $this->send(['group' => $group, 'data' => $data, 'event' => $event, 'exclude' => $exclude]);
     }
 
     /**
      * Pushes $data to every connection.
      *
      * @param mixed $data
+     * @param string|int|array<int, string|int>|null $exclude uids whose connections skip it
      * @return array{id: string, online: bool, delivered: int}
      */
-    public function broadcast($data, string $event = 'message'): array
+    public function broadcast($data, string $event = 'message', $exclude = null): array
     {
-        return $this->send(['data' => $data, 'event' => $event]);
+        return $this->send(['data' => $data, 'event' => $event, 'exclude' => $exclude]);
     }
 
     /**
-     * Pushes one message given as an array with "data" and any of "to", "group", "event".
+     * Pushes one message given as an array with "data" and any of "to", "group", "event",
+     * "exclude".
      * $idempotencyKey (1-128 of [A-Za-z0-9._:-], e.g. "order-1001-paid") makes the push safe to
      * repeat: the server publishes it once and answers every repeat with the first answer.
      *
@@ -154,33 +161,6 @@ final class Client
     }
 
     /**
-     * Totals of uids and connections online; with uids, also connections per uid under
-     * "online" (0 when offline).
-     *
-     * @param array<int, string|int> $uids
-     * @return array{uids: int, connections: int, online?: array<string, int>}
-     */
-    public function online(array $uids = []): array
-    {
-        $query = [];
-        foreach ($uids as $uid) {
-            $query[] = 'uid=' . rawurlencode((string) $uid);
-        }
-        $answer = $this->request('GET', $query === [] ? '/online' : '/online?' . implode('&', $query), null);
-        if (!is_array($answer) || !isset($answer['uids'], $answer['connections'])) {
-            throw new PushException('ssepush: unexpected answer to GET /online', 200, 'bad_response');
-        }
-        return $answer;
-    }
-
-    /** Whether $uid has at least one open connection right now. */
-    public function isOnline($uid): bool
-    {
-        $answer = $this->online([$uid]);
-        return ($answer['online'][(string) $uid] ?? 0) > 0;
-    }
-
-    /**
      * A subscriber token for the page (`/events?token=...` or ssepush.js). The uid becomes
      * the token's "sub"; the groups decide which pushToGroup() calls it receives.
      *
@@ -218,19 +198,26 @@ final class Client
         return $claims;
     }
 
-    private function publisherToken(): string
+    /**
+     * The publisher token sent with a request: the "token" option, or one signed for $scope
+     * ("push" or "control"), cached until shortly before it expires.
+     *
+     * @internal public only so the offline tests can read the scopes the client signs
+     */
+    public function publisherToken(string $scope = 'push'): string
     {
         if (isset($this->options['token'])) {
             return $this->options['token'];
         }
-        if ($this->publisherToken !== null && time() < $this->publisherTokenRenewAt) {
-            return $this->publisherToken;
+        $cached = $this->publisherTokens[$scope] ?? null;
+        if ($cached !== null && time() < $cached[1]) {
+            return $cached[0];
         }
         $ttl = (int) ($this->options['publisherTtl'] ?? 300);
         $secret = $this->options['publisherSecret'] ?? $this->options['secret'];
-        $this->publisherToken = Jwt::sign(['scope' => 'push'] + $this->claims($ttl), $secret);
-        $this->publisherTokenRenewAt = time() + max(1, $ttl - self::RENEW_MARGIN);
-        return $this->publisherToken;
+        $token = Jwt::sign(['scope' => $scope] + $this->claims($ttl), $secret);
+        $this->publisherTokens[$scope] = [$token, time() + max(1, $ttl - self::RENEW_MARGIN)];
+        return $token;
     }
 
     /**
@@ -267,9 +254,9 @@ final class Client
      * @param mixed $body
      * @return mixed the decoded JSON answer
      */
-    private function request(string $method, string $path, $body, ?string $idempotencyKey = null)
+    private function request(string $method, string $path, $body, ?string $idempotencyKey = null, string $scope = 'push')
     {
-        $headers = ['Authorization: Bearer ' . $this->publisherToken(), 'Accept: application/json'];
+        $headers = ['Authorization: Bearer ' . $this->publisherToken($scope), 'Accept: application/json'];
         if ($idempotencyKey !== null) {
             $headers[] = 'Idempotency-Key: ' . $idempotencyKey;
         }
@@ -308,14 +295,14 @@ final class Client
             throw new \InvalidArgumentException('ssepush: a message needs "data"');
         }
         $out = [];
-        foreach (['to', 'group', 'event', 'data'] as $key) {
+        foreach (['to', 'group', 'event', 'exclude', 'data'] as $key) {
             if (array_key_exists($key, $message) && ($key === 'data' || $message[$key] !== null)) {
                 $out[$key] = is_array($message[$key]) && $key !== 'data'
                     ? array_values($message[$key])
                     : $message[$key];
             }
         }
-        $unknown = array_diff(array_keys($message), ['to', 'group', 'event', 'data']);
+        $unknown = array_diff(array_keys($message), ['to', 'group', 'event', 'exclude', 'data']);
         if ($unknown !== []) {
             throw new \InvalidArgumentException('ssepush: unknown message field(s): ' . implode(', ', $unknown));
         }

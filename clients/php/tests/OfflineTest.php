@@ -116,9 +116,48 @@ final class OfflineTest extends TestCase
             self::assertSame([502, 'bad_response'], [$e->getStatus(), $e->getErrorCode()]);
         }
     }
+
+    public function testSignedPushTokenLacksControlUntilAControlCallNeedsIt(): void
+    {
+        $client = new Client('http://127.0.0.1:1', ['secret' => 's']);
+        self::assertSame('push', self::payload($client->publisherToken())['scope']);
+        self::assertSame('control', self::payload($client->publisherToken('control'))['scope']);
+        self::assertSame($client->publisherToken(), $client->publisherToken('push'));
+        self::assertSame('push', self::payload($client->publisherToken())['scope']);
+    }
+
+    public function testExcludeIsKeptInMessagesAndUnknownFieldsRefused(): void
+    {
+        self::assertSame(['group' => 'g', 'exclude' => ['a', 'b'], 'data' => 1], Client::message([
+            'group' => 'g', 'exclude' => ['x' => 'a', 'y' => 'b'], 'data' => 1,
+        ]));
+        self::assertSame(['data' => 1], Client::message(['data' => 1, 'exclude' => null]));
+    }
+
+    public function testOnlyControlCallsCarryAControlToken(): void
+    {
+        $answer = '{"id":"e","online":false,"delivered":0,"uids":0,"connections":0,"groups":{"g":{"uids":0,"connections":0}}}';
+        $transport = new RecordingTransport([200, $answer]);
+        $client = new Client('http://h:8080', ['secret' => 's', 'transport' => $transport]);
+        $client->pushToGroup('g', 1, 'message', ['a', 'b']);
+        $client->groupCounts(['g']);
+        $client->disconnect(['a'], ['revoke' => true]);
+        $client->joinGroup('a', 'g');
+        $client->push('a', 2);
+        self::assertSame('{"group":"g","event":"message","exclude":["a","b"],"data":1}', $transport->requests[0]['body']);
+        self::assertSame('{"uid":["a"],"revoke":true}', $transport->requests[2]['body']);
+        $scopes = [];
+        foreach ($transport->requests as $r) {
+            $auth = (string) preg_grep('/^Authorization: /', $r['headers'])[0];
+            $scopes[] = [(string) parse_url($r['url'], PHP_URL_PATH), self::payload(substr($auth, 22))['scope']];
+        }
+        self::assertSame(
+            [['/push', 'push'], ['/online', 'push'], ['/disconnect', 'control'], ['/groups', 'control'], ['/push', 'push']],
+            $scopes
+        );
+    }
 }
 
-/** A Transport that records requests and gives one canned answer. */
 final class RecordingTransport implements Transport
 {
     /** @var array<int, array{method: string, url: string, headers: string[], body: string|null}> */

@@ -1,4 +1,4 @@
-"""The push client: ``POST /push``, ``GET /online`` and subscriber tokens."""
+"""The push client: ``POST /push`` and subscriber tokens; presence and control in ``control.py``."""
 
 from __future__ import annotations
 
@@ -8,46 +8,32 @@ import secrets
 import socket
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .control import Control
+from .errors import PushConnectionError, PushError
 from .jwt import sign_jwt
 
 Name = Union[str, int]
 Names = Union[Name, Sequence[Name]]
 
 _RENEW_MARGIN = 30
-_FIELDS = ("to", "group", "event", "data")
+_FIELDS = ("to", "group", "event", "exclude", "data")
 _MISSING = object()
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 
 
-class PushError(Exception):
-    """A call the server refused or could not answer.
-
-    ``status`` is the HTTP status (0 when no answer came) and ``code`` the server's ``error``
-    code (``token_expired``, ``bad_request``, ``too_large`` ...) or a client-side code:
-    ``connection_failed``, ``timeout``, ``bad_response``.
-    """
-
-    def __init__(self, message: str, status: int, code: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-class PushConnectionError(PushError):
-    """No answer: connection refused, DNS failure, or the timeout passed. Safe to retry later."""
-
-
-class PushClient:
+class PushClient(Control):
     """Publishes to an ssepush server. Give ``secret`` (the server's ``JWT_SECRET``) or ``token``.
 
     :param base_url: e.g. ``http://127.0.0.1:8080``
     :param secret: signs publisher tokens (unless ``publisher_secret``) and subscriber tokens
     :param publisher_secret: the server's ``PUBLISHER_JWT_SECRET``, when it has one
-    :param token: a ready publisher token (scope ``push``) instead of signing one
+    :param token: a ready publisher token instead of signing one (used for every call; give it
+        scope ``push control`` to use the control calls too). Tokens the client signs carry scope
+        ``push``; ``disconnect``, ``join_group``, ``leave_group`` and ``groups`` sign a separate
+        one with scope ``control``, so a push never travels with control rights.
     :param issuer: the server's ``JWT_ISSUER``, put in minted tokens as ``iss``
     :param audience: the server's ``JWT_AUDIENCE``, put in minted tokens as ``aud``
     :param timeout: seconds to connect and for each read, default 5
@@ -85,30 +71,33 @@ class PushClient:
         self._issuer = issuer
         self._audience = audience
         self._publisher_ttl = publisher_ttl
-        self._cached: Optional[str] = None
-        self._renew_at = 0.0
+        self._cached: Dict[str, Tuple[str, float]] = {}  # scope -> (token, renew at)
         self.retries = max(0, int(retries))
         self.retry_delay = retry_delay
 
     # -- pushing ---------------------------------------------------------------------------
 
-    def push(self, to: Names, data: Any, event: str = "message") -> Dict[str, Any]:
-        """Pushes ``data`` (any JSON value) to one uid or a list of uids.
+    def push(self, to: Names, data: Any, event: str = "message", exclude: Optional[Names] = None) -> Dict[str, Any]:
+        """Pushes ``data`` (any JSON value) to one uid or a list of uids; ``exclude``: uids
+        whose connections skip it (every push method takes it).
 
         Returns the server's answer ``{"id": str, "online": bool, "delivered": int}``.
         """
-        return self.send({"to": to, "data": data, "event": event})
+        return self.send({"to": to, "data": data, "event": event, "exclude": exclude})
 
-    def push_to_group(self, group: Names, data: Any, event: str = "message") -> Dict[str, Any]:
+    def push_to_group(
+        self, group: Names, data: Any, event: str = "message", exclude: Optional[Names] = None
+    ) -> Dict[str, Any]:
         """Pushes ``data`` to every connection whose token names the group (or one of them)."""
-        return self.send({"group": group, "data": data, "event": event})
+        return self.send({"group": group, "data": data, "event": event, "exclude": exclude})
 
-    def broadcast(self, data: Any, event: str = "message") -> Dict[str, Any]:
+    def broadcast(self, data: Any, event: str = "message", exclude: Optional[Names] = None) -> Dict[str, Any]:
         """Pushes ``data`` to every connection."""
-        return self.send({"data": data, "event": event})
+        return self.send({"data": data, "event": event, "exclude": exclude})
 
     def send(self, message: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Dict[str, Any]:
-        """Pushes one message given as a mapping with ``data`` and any of ``to``, ``group``, ``event``.
+        """Pushes one message given as a mapping with ``data`` and any of ``to``, ``group``,
+        ``event``, ``exclude``.
 
         ``idempotency_key`` (1-128 of ``[A-Za-z0-9._:-]``, e.g. ``"order-1001-paid"``) makes the
         push safe to repeat: the server publishes it once and answers every repeat alike.
@@ -127,20 +116,6 @@ class PushClient:
         if not isinstance(answer, list) or len(answer) != len(items) or not all(map(_is_result, answer)):
             raise PushError("ssepush: unexpected answer to a batch POST /push", 200, "bad_response")
         return answer
-
-    # -- presence --------------------------------------------------------------------------
-
-    def online(self, uids: Sequence[Name] = ()) -> Dict[str, Any]:
-        """Totals ``{"uids", "connections"}``; with uids also ``"online": {uid: connections}``."""
-        query = urllib.parse.urlencode([("uid", str(u)) for u in uids])
-        answer = self._request("GET", f"/online?{query}" if query else "/online", None)
-        if not isinstance(answer, dict) or "uids" not in answer or "connections" not in answer:
-            raise PushError("ssepush: unexpected answer to GET /online", 200, "bad_response")
-        return answer
-
-    def is_online(self, uid: Name) -> bool:
-        """Whether ``uid`` has at least one open connection right now."""
-        return self.online([uid]).get("online", {}).get(str(uid), 0) > 0
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -168,16 +143,19 @@ class PushClient:
             claims["aud"] = self._audience
         return claims
 
-    def _publisher_token(self) -> str:
+    def _publisher_token(self, scope: str = "push") -> str:
+        """The ``token`` option, or one signed for ``scope`` (``push`` or ``control``), cached
+        until shortly before it expires."""
         if self._token:
             return self._token
         now = time.time()
-        if self._cached is None or now >= self._renew_at:
+        cached = self._cached.get(scope)
+        if cached is None or now >= cached[1]:
             assert self._publisher_secret is not None
-            claims = {"scope": "push", **self._claims(self._publisher_ttl)}
-            self._cached = sign_jwt(claims, self._publisher_secret)
-            self._renew_at = now + max(1, self._publisher_ttl - _RENEW_MARGIN)
-        return self._cached
+            claims = {"scope": scope, **self._claims(self._publisher_ttl)}
+            cached = (sign_jwt(claims, self._publisher_secret), now + max(1, self._publisher_ttl - _RENEW_MARGIN))
+            self._cached[scope] = cached
+        return cached[0]
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -199,9 +177,11 @@ class PushClient:
             time.sleep(min(2.0, self.retry_delay * (2**attempt)))
             attempt += 1
 
-    def _request(self, method: str, path: str, body: Any, idempotency_key: Optional[str] = None) -> Any:
+    def _request(
+        self, method: str, path: str, body: Any, idempotency_key: Optional[str] = None, scope: str = "push"
+    ) -> Any:
         url = self.base_url + path
-        headers = {"Authorization": f"Bearer {self._publisher_token()}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {self._publisher_token(scope)}", "Accept": "application/json"}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         data = None
@@ -253,7 +233,7 @@ def _message(message: Mapping[str, Any]) -> Dict[str, Any]:
         value = message.get(key, _MISSING)
         if value is _MISSING or (value is None and key != "data"):
             continue
-        if key in ("to", "group") and isinstance(value, (list, tuple, set, frozenset)):
+        if key in ("to", "group", "exclude") and isinstance(value, (list, tuple, set, frozenset)):
             value = list(value)
         out[key] = value
     return out

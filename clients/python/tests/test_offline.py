@@ -75,6 +75,35 @@ class OfflineTest(unittest.TestCase):
         self.assertEqual((claims["scope"], claims["aud"]), ("push", "push"))
         self.assertEqual(sign_jwt(claims, "pub-secret"), token)
 
+    def test_only_control_calls_carry_a_control_token(self) -> None:
+        seen = []
+
+        def fake_urlopen(req, timeout):
+            seen.append(req)
+            path = req.full_url.split("8080")[1]
+            body = {
+                "/push": b'{"id":"e","online":false,"delivered":0}',
+                "/online/uids?limit=2": b'{"uids":["a"],"cursor":null}',
+            }.get(path, b'{"uids":0,"connections":0,"groups":{"g":{"uids":0,"connections":0}}}')
+            answer = mock.MagicMock()
+            answer.__enter__.return_value = mock.Mock(status=200, read=lambda: body)
+            return answer
+
+        client = PushClient("http://h:8080", secret="s")
+        with mock.patch("urllib.request.urlopen", fake_urlopen):
+            client.push_to_group("g", 1, exclude=["a", "b"])
+            client.group_counts(["g"])
+            self.assertEqual(list(client.online_uids(page_size=2)), ["a"])
+            client.disconnect(["a"], revoke=True)
+            client.join_group("a", "g")
+            client.push("a", 2)
+        self.assertEqual(json.loads(seen[0].data), {"group": "g", "exclude": ["a", "b"], "data": 1, "event": "message"})
+        self.assertEqual(json.loads(seen[3].data), {"uid": ["a"], "revoke": True})
+        scopes = [(r.full_url.split("8080")[1].split("?")[0], payload(r.get_header("Authorization")[7:])["scope"])
+                  for r in seen]
+        self.assertEqual(scopes, [("/push", "push"), ("/online", "push"), ("/online/uids", "push"),
+                                  ("/disconnect", "control"), ("/groups", "control"), ("/push", "push")])
+
     def test_an_answer_that_is_not_json_is_a_bad_response(self) -> None:
         def fake_urlopen(req, timeout):
             answer = mock.MagicMock()
