@@ -226,6 +226,20 @@ export async function kick(origin: string, body: Record<string, unknown>): Promi
   if (res.status !== 200) throw new Error(`disconnect answered ${res.status}: ${await res.text()}`);
 }
 
+/** Resolves once the server counts a connection (stream or waiting poll) of `uid`. */
+export async function waitOnline(origin: string, uid: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const res = await fetch(`${origin}/online?uid=${encodeURIComponent(uid)}`, {
+      headers: { authorization: `Bearer ${pubToken()}` },
+    });
+    const body = (await res.json()) as { online?: Record<string, number> };
+    if ((body.online?.[uid] ?? 0) > 0) return;
+    if (Date.now() > end) throw new Error(`${uid} never came online`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** What the fixture recorded through `onDisconnect`. */
 export const disconnects = (page: Page): Promise<{ reason: string; reconnect: boolean }[]> =>
   page.evaluate(() => JSON.parse(sessionStorage.getItem('fx:disconnects') ?? '[]'));

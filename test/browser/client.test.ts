@@ -23,6 +23,7 @@ import {
   resets,
   serveFixtures,
   waitFor,
+  waitOnline,
   waitOpen,
 } from './browser.js';
 
@@ -284,6 +285,9 @@ describeBrowser('browser client (ssepush.js)', () => {
       });
       const page = await openClient(context, server.url, { token: subToken(uid), transport, opts: FAST });
       await waitOpen(page, { transport });
+      // A long-poll client is only told while a poll waits (between two polls there is nothing to
+      // answer): kick once the server holds its connection.
+      await waitOnline(server.url, uid);
       await kick(server.url, { uid, reason: 'banned', reconnect: false });
       await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
       expect(await disconnects(page)).toEqual([{ reason: 'banned', reconnect: false }]);
