@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { SseSink } from '../connection.js';
+import type { SseSink } from '../stream-session.js';
 
 let lastText = '';
 let lastChunk = '';

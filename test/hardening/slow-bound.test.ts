@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/auth.js';
-import { SseConn, type SseSink } from '../../src/connection.js';
+import { type SseSink, StreamSession } from '../../src/stream-session.js';
 
 class StuckSink implements SseSink {
   writableLength = 0;
@@ -28,7 +28,7 @@ const KIB = 1024;
 function conn(max: number) {
   const sink = new StuckSink();
   let slow = 0;
-  const c = new SseConn(sub, sink, () => slow++, max);
+  const c = new StreamSession(sub, sink, { slow: () => slow++, ended: () => {} }, max);
   c.pending = null;
   return { c, sink, slow: () => slow };
 }

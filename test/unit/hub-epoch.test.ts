@@ -7,11 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Subscriber } from '../../src/auth.js';
 import type { Broker, BrokerListener, BrokerReplay } from '../../src/broker.js';
 import { loadConfig } from '../../src/config.js';
-import type { SseSink } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { formatId, parseId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { createMessage, type Message, type PublishInput } from '../../src/message.js';
+import type { SseSink } from '../../src/stream-session.js';
 
 /** A Redis-like broker: ids come from a shared counter; fan-out to this node happens when the test says. */
 class ScriptedBroker implements Broker {

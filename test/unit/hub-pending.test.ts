@@ -6,9 +6,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { MAX_PENDING } from '../../src/connection.js';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/logger.js';
+import { MAX_PENDING } from '../../src/member.js';
 import type { PublishInput } from '../../src/message.js';
 import { FakeSink, SlowReplayBroker } from '../fakes.js';
 

@@ -7,11 +7,11 @@ import type { Subscriber } from '../../src/auth.js';
 import type { BrokerReplay } from '../../src/broker.js';
 import { MemoryBroker } from '../../src/broker-memory.js';
 import { loadConfig } from '../../src/config.js';
-import type { PollAnswer } from '../../src/connection.js';
 import { unavailable } from '../../src/errors.js';
 import { Hub } from '../../src/hub.js';
 import { parseId } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
+import type { PollAnswer } from '../../src/poll-session.js';
 
 const config = loadConfig({ JWT_SECRET: 'x'.repeat(32) });
 const log = createLogger('silent');
