@@ -296,9 +296,12 @@ export class Script {
  * Keys: `P wh:on` set of uids announced online; `P wh:pend` sorted set uid -> time of its last
  * disconnect (pending offline, until the grace ends or it reconnects); `P wh:q` the event queue
  * (a list of event JSON, see webhook-queue-redis.ts), `P wh:seq` event counter, `P wh:dropped`.
+ * `whQueued` counts the events this call queued, for the caller's metric.
  */
 const WEBHOOK_HELPERS = `
+local whQueued = 0
 local function whPush(kind, uid, t, max)
+  whQueued = whQueued + 1
   local seq = redis.call('INCR', P .. 'wh:seq')
   local ev = '{"id":"' .. string.format('%x-%d', nowMs(), seq) .. '","type":"' .. kind .. '","uid":'
     .. cjson.encode(uid) .. ',"time":' .. string.format('%d', t) .. '}'
@@ -330,17 +333,15 @@ ${WEBHOOK_HELPERS}
 local grace = tonumber(ARGV[2])
 local max = tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', P .. 'wh:pend', '-inf', string.format('%d', now - grace), 'WITHSCORES', 'LIMIT', 0, 500)
-local n = 0
 for i = 1, #due, 2 do
   local uid = due[i]
   redis.call('ZREM', P .. 'wh:pend', uid)
   if tonumber(redis.call('HGET', P .. 'pres', 'u:' .. uid) or '0') <= 0 then
     redis.call('SREM', P .. 'wh:on', uid)
     whPush('offline', uid, tonumber(due[i + 1]), max)
-    n = n + 1
   end
 end
-return n
+return whQueued
 `;
 
 /**
@@ -358,6 +359,8 @@ return n
  * - `leave` declares the caller dead (its counts, normally already written down to zero, go).
  * Every call declares silent nodes dead and subtracts at most REAP_BUDGET fields of dying
  * nodes, so no call is long, however many connections a dead node held.
+ * Returns `{known, queued}`: known is 0 as said for `delta` (else 1); queued is how many webhook
+ * events (online transitions) this call queued, so the node that ran it counts them.
  */
 export const PRESENCE_LUA = `${HELPERS}${WEBHOOK_HELPERS}
 local node = ARGV[2]
@@ -433,5 +436,5 @@ for _, id in ipairs(redis.call('SMEMBERS', P .. 'dying')) do
   budget = budget - #kv / 2 - 1
   if redis.call('EXISTS', h) == 0 then redis.call('SREM', P .. 'dying', id) end
 end
-return known
+return {known, whQueued}
 `;

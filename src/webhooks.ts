@@ -19,8 +19,9 @@ export const WEBHOOK_TICK_MS = 250;
 export interface WebhookSource {
   readonly queue: WebhookQueue;
   /**
-   * Queues the offline events whose grace has run out; resolves with how many it queued that no
-   * hook counted (the Redis script's; the memory source reports through its hooks).
+   * Queues the offline events whose grace has run out; resolves with how many events this node
+   * queued since the last tick that no hook counted (Redis: the tick's offline events and the
+   * online ones the presence script queued; the memory source reports through its hooks).
    */
   tick(): Promise<number>;
   /** Memory mode only: the hub's per-uid notices. */
@@ -79,7 +80,7 @@ export class Webhooks {
     const r = [registry];
     this.queued = new Counter({
       name: 'ssepush_webhook_events_queued_total',
-      help: 'Presence events queued for WEBHOOK_URL (online, offline)',
+      help: 'Presence events this node queued for WEBHOOK_URL (online, offline); sum the nodes for the cluster',
       registers: r,
     });
     this.dropped = new Counter({
@@ -134,7 +135,7 @@ export class Webhooks {
     this.timer.unref();
   }
 
-  /** Counts an event queued by the memory source (the Redis script counts none: see `tick`). */
+  /** Counts events queued by the memory source (the Redis source reports through `tick`). */
   noteQueued(n: number): void {
     this.queued.inc(n);
   }
