@@ -1,6 +1,7 @@
 /**
  * Presence webhooks on a real in-memory server with a real receiver: online at the first
- * connection, offline after the grace, nothing for a reload, alternation, poll-only clients.
+ * connection, offline after the grace, nothing for a reload, alternation, poll-only clients, and
+ * what a restart forgets.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEvents, poll, type SseClient, startServer, subToken, type TestServer } from '../helpers.js';
@@ -99,5 +100,23 @@ describe('presence webhooks (memory)', () => {
     rx.answer = 200;
     await eventually(() => rx.of('dave').length === 1, 10_000, 'delivered after the receiver recovers');
     c.close();
+  });
+
+  it('a restart forgets who was online (docs/webhooks.md, "Restarts in memory mode")', async () => {
+    const rx = await startReceiver();
+    open.push(rx);
+    const env = { WEBHOOK_URL: rx.url, WEBHOOK_SECRET, OFFLINE_GRACE_SECONDS: '1' };
+    const first = await startServer(env);
+    open.push(first);
+    open.push(await sse(first, 'erin'), await sse(first, 'fred'));
+    await eventually(() => rx.of('erin').length === 1 && rx.of('fred').length === 1, 5000, 'online');
+    await first.close();
+    const second = await startServer(env);
+    open.push(second);
+    open.push(await sse(second, 'erin'));
+    await eventually(() => rx.of('erin').length === 2, 5000, 'online again after the restart');
+    await new Promise((r) => setTimeout(r, 2500)); // past the grace, plus a tick
+    expect(rx.of('erin').map((e) => e.type)).toEqual(['online', 'online']);
+    expect(rx.of('fred').map((e) => e.type)).toEqual(['online']);
   });
 });
