@@ -197,8 +197,10 @@ export class RedisBroker implements Broker, OnceBroker {
       queue: new RedisWebhookQueue({ client: this.pub, prefix: this.prefix, max: config.queueMax }),
       tick: async () => {
         const args = [this.prefix, config.offlineGraceMs, config.queueMax];
-        const offline = Number(await webhookTickScript.run(this.pub, key, args));
-        return offline + this.presence.takeWebhookQueued();
+        const r = await webhookTickScript.run(this.pub, key, args);
+        const [queued, dropped] = Array.isArray(r) ? r.map(Number) : [0, 0];
+        const online = this.presence.takeWebhookCounts();
+        return { queued: (queued ?? 0) + online.queued, dropped: (dropped ?? 0) + online.dropped };
       },
     };
   }

@@ -78,8 +78,8 @@ export class RedisPresence implements Presence {
   private readonly heartbeatMs: number;
   /** The key the presence script declares (routing on cluster-mode Redis). */
   private readonly key: string;
-  /** Webhook events this node's script calls queued since `takeWebhookQueued` last asked. */
-  private webhookQueued = 0;
+  /** Webhook events this node's script calls queued and dropped since `takeWebhookCounts`. */
+  private readonly webhookCounts = { queued: 0, dropped: 0 };
 
   constructor(private readonly opts: RedisPresenceOptions) {
     this.key = `${opts.prefix}pres`;
@@ -190,11 +190,13 @@ export class RedisPresence implements Presence {
 
   /**
    * How many webhook events (online transitions) this node's presence writes queued since the
-   * last call: the script records them as it counts, so exactly one node counts each.
+   * last call, and how many of the oldest the queue bound dropped for them: the script records
+   * transitions as it counts, so exactly one node counts each.
    */
-  takeWebhookQueued(): number {
-    const n = this.webhookQueued;
-    this.webhookQueued = 0;
+  takeWebhookCounts(): { queued: number; dropped: number } {
+    const n = { ...this.webhookCounts };
+    this.webhookCounts.queued = 0;
+    this.webhookCounts.dropped = 0;
     return n;
   }
 
@@ -280,8 +282,9 @@ export class RedisPresence implements Presence {
   /** One presence script call; false when the node is not registered (see PRESENCE_LUA). */
   private async run(mode: 'join' | 'delta' | 'leave', pairs: readonly (string | number)[]): Promise<boolean> {
     const r = await presenceScript.run(this.opts.client, this.key, this.args(mode, pairs));
-    const [known, queued] = Array.isArray(r) ? r : [];
-    this.webhookQueued += Number(queued ?? 0);
+    const [known, queued, dropped] = Array.isArray(r) ? r : [];
+    this.webhookCounts.queued += Number(queued ?? 0);
+    this.webhookCounts.dropped += Number(dropped ?? 0);
     return Number(known) !== 0;
   }
 

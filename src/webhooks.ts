@@ -20,10 +20,11 @@ export interface WebhookSource {
   readonly queue: WebhookQueue;
   /**
    * Queues the offline events whose grace has run out; resolves with how many events this node
-   * queued since the last tick that no hook counted (Redis: the tick's offline events and the
-   * online ones the presence script queued; the memory source reports through its hooks).
+   * queued since the last tick, and how many of the oldest the bound dropped, that no hook
+   * counted (Redis: the tick's offline events and the online ones the presence script queued;
+   * the memory source reports through its hooks).
    */
-  tick(): Promise<number>;
+  tick(): Promise<{ queued: number; dropped: number }>;
   /** Memory mode only: the hub's per-uid notices. */
   readonly watcher?: UidWatcher;
 }
@@ -44,7 +45,7 @@ export function memoryWebhookSource(
     queue,
     tick: async () => {
       push(transitions.due());
-      return 0;
+      return { queued: 0, dropped: 0 };
     },
     watcher: {
       up(uid) {
@@ -156,7 +157,8 @@ export class Webhooks {
     this.ticking = true;
     try {
       const n = await this.source.tick();
-      if (n > 0) this.queued.inc(n);
+      if (n.queued > 0) this.queued.inc(n.queued);
+      if (n.dropped > 0) this.noteDropped(n.dropped);
     } catch (err) {
       this.log.debug({ err }, 'webhook tick failed; retrying');
     } finally {
