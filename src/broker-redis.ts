@@ -188,16 +188,20 @@ export class RedisBroker implements Broker, OnceBroker {
 
   /**
    * The deployment's presence webhooks: the queue lives in Redis (a node's death loses no event,
-   * another node sends it), and `tick` ends offline graces with one atomic script call.
+   * another node sends it), and `tick` ends offline graces with one atomic script call. What this
+   * node queued is counted here: the tick's offline events and the presence writes' online ones.
    */
   webhookSource(config: WebhookConfig): WebhookSource {
     const key = `${this.prefix}wh`;
     return {
       queue: new RedisWebhookQueue({ client: this.pub, prefix: this.prefix, max: config.queueMax }),
-      tick: async () =>
-        Number(
-          await webhookTickScript.run(this.pub, key, [this.prefix, config.offlineGraceMs, config.queueMax]),
-        ),
+      tick: async () => {
+        const args = [this.prefix, config.offlineGraceMs, config.queueMax];
+        const r = await webhookTickScript.run(this.pub, key, args);
+        const [queued, dropped] = Array.isArray(r) ? r.map(Number) : [0, 0];
+        const online = this.presence.takeWebhookCounts();
+        return { queued: (queued ?? 0) + online.queued, dropped: (dropped ?? 0) + online.dropped };
+      },
     };
   }
 

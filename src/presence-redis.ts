@@ -78,6 +78,8 @@ export class RedisPresence implements Presence {
   private readonly heartbeatMs: number;
   /** The key the presence script declares (routing on cluster-mode Redis). */
   private readonly key: string;
+  /** Webhook events this node's script calls queued and dropped since `takeWebhookCounts`. */
+  private readonly webhookCounts = { queued: 0, dropped: 0 };
 
   constructor(private readonly opts: RedisPresenceOptions) {
     this.key = `${opts.prefix}pres`;
@@ -187,6 +189,18 @@ export class RedisPresence implements Presence {
   }
 
   /**
+   * How many webhook events (online transitions) this node's presence writes queued since the
+   * last call, and how many of the oldest the queue bound dropped for them: the script records
+   * transitions as it counts, so exactly one node counts each.
+   */
+  takeWebhookCounts(): { queued: number; dropped: number } {
+    const n = { ...this.webhookCounts };
+    this.webhookCounts.queued = 0;
+    this.webhookCounts.dropped = 0;
+    return n;
+  }
+
+  /**
    * A clean shutdown: writes the last changes (the hub has closed its connections, so counts go
    * to zero), leaves, and stops writing.
    */
@@ -198,7 +212,7 @@ export class RedisPresence implements Presence {
     if (this.opts.client.status !== 'ready' || this.full) return;
     try {
       await this.write();
-      await presenceScript.run(this.opts.client, this.key, this.args('leave', []));
+      await this.run('leave', []);
     } catch {
       // Unreachable: the other nodes declare this one dead after PRESENCE_DEAD_MS.
     }
@@ -265,6 +279,15 @@ export class RedisPresence implements Presence {
     ];
   }
 
+  /** One presence script call; false when the node is not registered (see PRESENCE_LUA). */
+  private async run(mode: 'join' | 'delta' | 'leave', pairs: readonly (string | number)[]): Promise<boolean> {
+    const r = await presenceScript.run(this.opts.client, this.key, this.args(mode, pairs));
+    const [known, queued, dropped] = Array.isArray(r) ? r : [];
+    this.webhookCounts.queued += Number(queued ?? 0);
+    this.webhookCounts.dropped += Number(dropped ?? 0);
+    return Number(known) !== 0;
+  }
+
   private async tick(): Promise<void> {
     if (this.writing || this.closed || this.opts.client.status !== 'ready') return;
     const due = Date.now() - this.lastWrite >= this.heartbeatMs;
@@ -281,7 +304,6 @@ export class RedisPresence implements Presence {
   }
 
   private async write(): Promise<void> {
-    const client = this.opts.client;
     if (this.full) {
       // A fresh id has nothing to undo: whatever an old id still holds is subtracted by the
       // reaper, a bounded amount per call, and this node's counts go in as plain deltas.
@@ -290,7 +312,7 @@ export class RedisPresence implements Presence {
       for (const f of this.local.keys()) this.dirty.add(f);
       this.flushed.clear();
       this.flushedConns = 0;
-      await presenceScript.run(client, this.key, this.args('join', []));
+      await this.run('join', []);
       this.full = false;
     }
     const fields = [...this.dirty];
@@ -298,8 +320,7 @@ export class RedisPresence implements Presence {
     try {
       for (let i = 0; i === 0 || i < fields.length; i += CHUNK) {
         const chunk = fields.slice(i, i + CHUNK).map((f) => [f, this.local.get(f) ?? 0] as const);
-        const known = await presenceScript.run(client, this.key, this.args('delta', chunk.flat()));
-        if (Number(known) === 0) {
+        if (!(await this.run('delta', chunk.flat()))) {
           // Declared dead while unreachable or stalled, or Redis lost its data: join again.
           this.full = true;
           return;

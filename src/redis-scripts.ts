@@ -296,9 +296,14 @@ export class Script {
  * Keys: `P wh:on` set of uids announced online; `P wh:pend` sorted set uid -> time of its last
  * disconnect (pending offline, until the grace ends or it reconnects); `P wh:q` the event queue
  * (a list of event JSON, see webhook-queue-redis.ts), `P wh:seq` event counter, `P wh:dropped`.
+ * `whQueued` and `whDropped` count the events this call queued and the oldest ones the bound
+ * dropped, for the calling node's metrics.
  */
 const WEBHOOK_HELPERS = `
+local whQueued = 0
+local whDropped = 0
 local function whPush(kind, uid, t, max)
+  whQueued = whQueued + 1
   local seq = redis.call('INCR', P .. 'wh:seq')
   local ev = '{"id":"' .. string.format('%x-%d', nowMs(), seq) .. '","type":"' .. kind .. '","uid":'
     .. cjson.encode(uid) .. ',"time":' .. string.format('%d', t) .. '}'
@@ -307,6 +312,7 @@ local function whPush(kind, uid, t, max)
   if over > 0 then
     redis.call('LTRIM', P .. 'wh:q', over, -1)
     redis.call('INCRBY', P .. 'wh:dropped', over)
+    whDropped = whDropped + over
   end
 end
 local function whUp(uid, t, max)
@@ -322,7 +328,8 @@ end
  * Ends offline graces: uids pending offline for `grace` ms that still have no connection go
  * offline (dated at their last disconnect). At most 500 per call; run by every node's webhook
  * timer (each call is atomic, so two nodes never emit one transition twice).
- * ARGV: prefix, grace ms, queue max. Returns how many events were queued.
+ * ARGV: prefix, grace ms, queue max. Returns `{queued, dropped}`: the events this call queued and
+ * the oldest ones the bound dropped for them.
  */
 export const WEBHOOK_TICK_LUA = `${HELPERS}
 local now = nowMs()
@@ -330,17 +337,15 @@ ${WEBHOOK_HELPERS}
 local grace = tonumber(ARGV[2])
 local max = tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', P .. 'wh:pend', '-inf', string.format('%d', now - grace), 'WITHSCORES', 'LIMIT', 0, 500)
-local n = 0
 for i = 1, #due, 2 do
   local uid = due[i]
   redis.call('ZREM', P .. 'wh:pend', uid)
   if tonumber(redis.call('HGET', P .. 'pres', 'u:' .. uid) or '0') <= 0 then
     redis.call('SREM', P .. 'wh:on', uid)
     whPush('offline', uid, tonumber(due[i + 1]), max)
-    n = n + 1
   end
 end
-return n
+return {whQueued, whDropped}
 `;
 
 /**
@@ -358,6 +363,9 @@ return n
  * - `leave` declares the caller dead (its counts, normally already written down to zero, go).
  * Every call declares silent nodes dead and subtracts at most REAP_BUDGET fields of dying
  * nodes, so no call is long, however many connections a dead node held.
+ * Returns `{known, queued, dropped}`: known is 0 as said for `delta` (else 1); queued is how many
+ * webhook events (online transitions) this call queued and dropped how many of the oldest the
+ * queue bound dropped for them, so the node that ran it counts them.
  */
 export const PRESENCE_LUA = `${HELPERS}${WEBHOOK_HELPERS}
 local node = ARGV[2]
@@ -433,5 +441,5 @@ for _, id in ipairs(redis.call('SMEMBERS', P .. 'dying')) do
   budget = budget - #kv / 2 - 1
   if redis.call('EXISTS', h) == 0 then redis.call('SREM', P .. 'dying', id) end
 end
-return known
+return {known, whQueued, whDropped}
 `;

@@ -19,10 +19,12 @@ export const WEBHOOK_TICK_MS = 250;
 export interface WebhookSource {
   readonly queue: WebhookQueue;
   /**
-   * Queues the offline events whose grace has run out; resolves with how many it queued that no
-   * hook counted (the Redis script's; the memory source reports through its hooks).
+   * Queues the offline events whose grace has run out; resolves with how many events this node
+   * queued since the last tick, and how many of the oldest the bound dropped, that no hook
+   * counted (Redis: the tick's offline events and the online ones the presence script queued;
+   * the memory source reports through its hooks).
    */
-  tick(): Promise<number>;
+  tick(): Promise<{ queued: number; dropped: number }>;
   /** Memory mode only: the hub's per-uid notices. */
   readonly watcher?: UidWatcher;
 }
@@ -43,7 +45,7 @@ export function memoryWebhookSource(
     queue,
     tick: async () => {
       push(transitions.due());
-      return 0;
+      return { queued: 0, dropped: 0 };
     },
     watcher: {
       up(uid) {
@@ -79,7 +81,7 @@ export class Webhooks {
     const r = [registry];
     this.queued = new Counter({
       name: 'ssepush_webhook_events_queued_total',
-      help: 'Presence events queued for WEBHOOK_URL (online, offline)',
+      help: 'Presence events this node queued for WEBHOOK_URL (online, offline); sum the nodes for the cluster',
       registers: r,
     });
     this.dropped = new Counter({
@@ -134,7 +136,7 @@ export class Webhooks {
     this.timer.unref();
   }
 
-  /** Counts an event queued by the memory source (the Redis script counts none: see `tick`). */
+  /** Counts events queued by the memory source (the Redis source reports through `tick`). */
   noteQueued(n: number): void {
     this.queued.inc(n);
   }
@@ -155,7 +157,8 @@ export class Webhooks {
     this.ticking = true;
     try {
       const n = await this.source.tick();
-      if (n > 0) this.queued.inc(n);
+      if (n.queued > 0) this.queued.inc(n.queued);
+      if (n.dropped > 0) this.noteDropped(n.dropped);
     } catch (err) {
       this.log.debug({ err }, 'webhook tick failed; retrying');
     } finally {

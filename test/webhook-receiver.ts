@@ -75,3 +75,10 @@ export async function startReceiver(port = 0): Promise<Receiver> {
   (r as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/ssepush`;
   return r;
 }
+
+/** A counter or gauge of a server's `/metrics` (0 when absent). */
+export async function metricOf(serverUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${serverUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,11 +1,12 @@
 /**
  * Presence webhooks on a real in-memory server with a real receiver: online at the first
- * connection, offline after the grace, nothing for a reload, alternation, poll-only clients.
+ * connection, offline after the grace, nothing for a reload, alternation, poll-only clients, the
+ * queue bound, and what a restart forgets.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEvents, poll, type SseClient, startServer, subToken, type TestServer } from '../helpers.js';
 import { eventually } from '../redis/cluster-helpers.js';
-import { type Receiver, startReceiver, WEBHOOK_SECRET } from '../webhook-receiver.js';
+import { metricOf, type Receiver, startReceiver, WEBHOOK_SECRET } from '../webhook-receiver.js';
 
 const open: { close(): unknown }[] = [];
 afterEach(async () => {
@@ -99,5 +100,52 @@ describe('presence webhooks (memory)', () => {
     rx.answer = 200;
     await eventually(() => rx.of('dave').length === 1, 10_000, 'delivered after the receiver recovers');
     c.close();
+  });
+
+  it('past WEBHOOK_QUEUE_MAX the oldest events go, counted; the newest are delivered', async () => {
+    const rx = await startReceiver();
+    open.push(rx);
+    const s = await startServer({
+      WEBHOOK_URL: rx.url,
+      WEBHOOK_SECRET,
+      OFFLINE_GRACE_SECONDS: '3600',
+      WEBHOOK_QUEUE_MAX: '100',
+    });
+    open.push(s);
+    rx.answer = 503;
+    for (let i = 0; i < 120; i++) open.push(await sse(s, `q${i}`));
+    await eventually(
+      async () => (await metricOf(s.url, 'ssepush_webhook_events_queued_total')) === 120,
+      5000,
+      '120 online events queued',
+    );
+    expect(await metricOf(s.url, 'ssepush_webhook_events_dropped_total')).toBe(20);
+    expect(await metricOf(s.url, 'ssepush_webhook_queue_length')).toBe(100);
+    rx.answer = 204;
+    await eventually(
+      () => new Set(rx.events.map((e) => e.uid)).size === 100,
+      40_000,
+      'the newest 100 delivered',
+    );
+    const delivered = new Set(rx.events.map((e) => e.uid));
+    for (let i = 0; i < 120; i++) expect(delivered.has(`q${i}`), `q${i}`).toBe(i >= 20);
+  }, 60_000);
+
+  it('a restart forgets who was online (docs/webhooks.md, "Restarts in memory mode")', async () => {
+    const rx = await startReceiver();
+    open.push(rx);
+    const env = { WEBHOOK_URL: rx.url, WEBHOOK_SECRET, OFFLINE_GRACE_SECONDS: '1' };
+    const first = await startServer(env);
+    open.push(first);
+    open.push(await sse(first, 'erin'), await sse(first, 'fred'));
+    await eventually(() => rx.of('erin').length === 1 && rx.of('fred').length === 1, 5000, 'online');
+    await first.close();
+    const second = await startServer(env);
+    open.push(second);
+    open.push(await sse(second, 'erin'));
+    await eventually(() => rx.of('erin').length === 2, 5000, 'online again after the restart');
+    await new Promise((r) => setTimeout(r, 2500)); // past the grace, plus a tick
+    expect(rx.of('erin').map((e) => e.type)).toEqual(['online', 'online']);
+    expect(rx.of('fred').map((e) => e.type)).toEqual(['online']);
   });
 });
