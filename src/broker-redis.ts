@@ -202,7 +202,7 @@ export class RedisBroker implements Broker, OnceBroker {
     };
   }
 
-  /** Registers a callback for "live fan-out may have missed messages; resume by replay". */
+  /** Registers a callback for "live fan-out may have missed messages; catch up from history". */
   onResync(listener: () => void): void {
     this.resyncListeners.push(listener);
   }
@@ -463,7 +463,7 @@ export class RedisBroker implements Broker, OnceBroker {
     this.subscribed = true;
     if (this.wasDown) {
       this.wasDown = false;
-      this.opts.log?.info('redis subscription restored; live connections resume by replay');
+      this.opts.log?.info('redis subscription restored; live connections are caught up');
       for (const l of this.resyncListeners) l();
     }
   }

@@ -14,8 +14,11 @@ export const CATCH_UP_READS_PER_ROUND = 256;
  */
 export const MAX_HELD = 10_000;
 
-/** Milliseconds between attempts while the reads fail (Redis went away again). */
-const RETRY_MS = 500;
+/**
+ * Milliseconds before the next attempt while the reads fail: the subscriber connection can be
+ * back before the command connection, so soon at first, then up to a second apart.
+ */
+const retryMs = (attempt: number) => Math.min(1000, 25 * 2 ** attempt);
 
 /** What a catch-up needs of the hub it serves. */
 export interface CatchUpHost {
@@ -121,18 +124,16 @@ export class CatchUp {
   private async run(): Promise<void> {
     const started = Date.now();
     const stats = { passes: 0, reads: 0, connections: 0, messages: 0, resets: 0 };
-    for (;;) {
+    for (let failed = 0; ; ) {
       const { reads, wants } = this.plan();
       let results: BrokerReplay[];
       try {
         results = await this.read(reads);
       } catch (err) {
         if (this.closed) return;
-        this.host.log.warn(
-          { err: { message: err instanceof Error ? err.message : String(err) } },
-          'catch-up read failed; retrying',
-        );
-        await new Promise((r) => setTimeout(r, RETRY_MS).unref());
+        // The broker logged the Redis error; one line here says what waits for it.
+        if (failed === 0) this.host.log.warn('catch-up read failed; retrying');
+        await new Promise((r) => setTimeout(r, retryMs(++failed)).unref());
         continue;
       }
       if (this.closed) return;

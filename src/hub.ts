@@ -155,6 +155,15 @@ export class Hub {
   }
 
   /**
+   * A promise to await before `checkRevoked` while revocations reload after a Redis blip (one
+   * round trip; at most 2 s, then `checkRevoked` answers 503): a client reconnecting right after
+   * a blip is served, not refused. `undefined` (the usual case) when they can answer now.
+   */
+  revocationsLoading(): Promise<void> | undefined {
+    return this.revocations.loading?.(2000);
+  }
+
+  /**
    * Refuses (401 `token_revoked`) a subscriber whose token was revoked; call on every connect,
    * after the token is verified and before anything is written.
    */
