@@ -129,7 +129,7 @@ export class CatchUp {
       let results: BrokerReplay[];
       try {
         results = await this.read(reads);
-      } catch (err) {
+      } catch {
         if (this.closed) return;
         // The broker logged the Redis error; one line here says what waits for it.
         if (failed === 0) this.host.log.warn('catch-up read failed; retrying');
