@@ -123,8 +123,10 @@ export class CatchUp {
 
   private async run(): Promise<void> {
     const started = Date.now();
-    const stats = { passes: 0, reads: 0, connections: 0, messages: 0, resets: 0 };
+    const stats = { passes: 0, reads: 0, rounds: 0, connections: 0, messages: 0, resets: 0, retries: 0 };
+    let attempt = started;
     for (let failed = 0; ; ) {
+      attempt = Date.now();
       const { reads, wants } = this.plan();
       let results: BrokerReplay[];
       try {
@@ -133,12 +135,14 @@ export class CatchUp {
         if (this.closed) return;
         // The broker logged the Redis error; one line here says what waits for it.
         if (failed === 0) this.host.log.warn('catch-up read failed; retrying');
+        stats.retries++;
         await new Promise((r) => setTimeout(r, retryMs(++failed)).unref());
         continue;
       }
       if (this.closed) return;
       stats.passes++;
       stats.reads += reads.length;
+      stats.rounds += Math.ceil(reads.length / this.perRound);
       reads.forEach((r, i) => {
         r.result = results[i];
       });
@@ -173,8 +177,11 @@ export class CatchUp {
       this.held = null;
       this.covered.clear();
       for (const msg of held) this.host.fanOut(msg);
+      // `ms` counts from the resubscription, `lastPassMs` only the pass that succeeded (the
+      // command connection may come back after the subscriber: the retries wait for it).
+      const end = Date.now();
       this.host.log.info(
-        { ...stats, held: held.length, ms: Date.now() - started },
+        { ...stats, held: held.length, ms: end - started, lastPassMs: end - attempt },
         'caught up after resubscribe',
       );
       return;
