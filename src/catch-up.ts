@@ -20,6 +20,9 @@ export const MAX_HELD = 10_000;
  */
 const retryMs = (attempt: number) => Math.min(1000, 25 * 2 ** attempt);
 
+/** Connections handed their messages between two turns of the event loop. */
+const YIELD_EVERY = 500;
+
 /** What a catch-up needs of the hub it serves. */
 export interface CatchUpHost {
   /** The live connections now (a copy). */
@@ -149,8 +152,12 @@ export class CatchUp {
       const cut = cutOf(results);
       // Redis was wiped between two reads of this pass: nothing was handed out; read again.
       if (cut && results.some((r) => markOf(r.position).epoch !== cut.epoch)) continue;
+      let handed = 0;
       for (const [m, want] of wants) {
-        if (m.closed) continue;
+        // Hand out in slices: heartbeats, pushes and new connections are served in between
+        // (live messages stay held until the end, so the order holds).
+        if (++handed % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+        if (m.closed || this.closed) continue;
         stats.connections++;
         const lost = want.reads.find((r) => !r.result!.complete)?.result;
         if (lost) {
@@ -165,11 +172,16 @@ export class CatchUp {
         const n = m.missed(missed);
         if (n > 0) this.host.delivered(n);
       }
-      if (this.dirty && cut) {
+      if (this.closed) return;
+      // Held messages were dropped: never release what is left (a connection opened meanwhile
+      // would skip them); read again from here, holding afresh.
+      if (this.dirty) {
         this.dirty = false;
         this.held = [];
-        this.floor = cut;
-        this.covered = new Set(wants.keys());
+        if (cut) {
+          this.floor = cut;
+          this.covered = new Set(wants.keys());
+        }
         continue;
       }
       if (cut) this.host.caughtUp(cut);

@@ -229,7 +229,7 @@ export class StreamSession extends Member {
     let chunk = '';
     let n = 0;
     for (const m of messages) {
-      if (!this.fresh(m)) continue;
+      if (!this.fresh(m) || !this.addressed(m)) continue;
       chunk += m.frame;
       this.seq = m.seq;
       n++;
