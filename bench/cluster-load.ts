@@ -18,8 +18,14 @@ export type LoadCommand =
       timeoutMs: number;
       /** Text whose arrival on each connection `count` reports. */
       marker: string;
+      /** Uids repeat every `uidMod` numbers (several connections per uid); default: one each. */
+      uidMod?: number;
+      /** Each connection's token names group `g<uid number % groups>`; default: no groups. */
+      groups?: number;
     }
   | { type: 'count'; marker: string }
+  /** Starts counting receipts of more marker strings. */
+  | { type: 'watch'; markers: string[] }
   | { type: 'close' };
 
 export type LoadReply =
@@ -89,8 +95,9 @@ process.on('message', async (cmd: LoadCommand) => {
     await Promise.all(
       Array.from({ length: cmd.concurrency }, async () => {
         while (next < cmd.uids[1]) {
-          const uid = `l${next++}`;
-          const token = jwt.sign({ sub: uid }, cmd.secret, { algorithm: 'HS256', expiresIn: 7200 });
+          const n = cmd.uidMod ? next++ % cmd.uidMod : next++;
+          const claims = cmd.groups ? { sub: `l${n}`, groups: [`g${n % cmd.groups}`] } : { sub: `l${n}` };
+          const token = jwt.sign(claims, cmd.secret, { algorithm: 'HS256', expiresIn: 7200 });
           const path = `/events?token=${token}`;
           if (await openOne(cmd.port, cmd.localAddress, path, cmd.timeoutMs, errors)) ok++;
           else failed++;
@@ -98,6 +105,9 @@ process.on('message', async (cmd: LoadCommand) => {
       }),
     );
     send({ type: 'opened', ok, failed, errors, ms: Date.now() - started });
+  } else if (cmd.type === 'watch') {
+    for (const m of cmd.markers) markers.add(m);
+    send({ type: 'counted', open: 0, got: 0 });
   } else if (cmd.type === 'count') {
     let open = 0;
     let got = 0;

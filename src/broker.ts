@@ -40,6 +40,12 @@ export interface ReplayOptions {
   readonly reader?: string;
 }
 
+/** One read of `Broker.replayMany`: the messages of `streams` after `resumeId`. */
+export interface ReplayRead {
+  readonly streams: readonly string[];
+  readonly resumeId: string;
+}
+
 /** The limit of a replay call: a positive integer, or 0 for none. */
 export function replayLimit(opts: ReplayOptions | undefined): number {
   const l = opts?.limit;
@@ -76,6 +82,12 @@ export interface Broker {
   publish(inputs: readonly PublishInput[]): Promise<Message[]>;
   /** Messages of `streams` after `resumeId` (see `streamsOfSubscriber`), at most `opts.limit`. */
   replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay>;
+  /**
+   * Many replays without limit or reader, answered in order, sent `perRound` per round trip where
+   * the backend is remote (Redis pipelines): how a node catches its connections up after an
+   * outage. Absent: callers replay one by one.
+   */
+  replayMany?(reads: readonly ReplayRead[], perRound: number): Promise<BrokerReplay[]>;
   /** The id of the newest message, or the start position of the current epoch. */
   position(): Promise<string>;
   /**

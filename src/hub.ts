@@ -1,5 +1,6 @@
 import type { Subscriber } from './auth.js';
 import { type Broker, clusterAbilities } from './broker.js';
+import { CatchUp, type CatchUpHost } from './catch-up.js';
 import type { Config } from './config.js';
 import type { Control, ControlCommand } from './control.js';
 import { MemoryControl } from './control-memory.js';
@@ -75,6 +76,8 @@ export class Hub {
   /** Newest position this hub has fanned out (or the start position): heartbeat ids, epoch changes. */
   private head: Mark | undefined;
   private accepting = true;
+  /** Catches live connections up after the cluster broker's subscription came back. */
+  private readonly catchUp: CatchUp | undefined;
 
   constructor(
     private readonly config: Config,
@@ -90,15 +93,22 @@ export class Hub {
       ended: (m) => this.ended(m),
       slow: (m, buffered) => this.dropSlow(m, buffered),
     };
-    broker.subscribe((m) => this.fanOut(m));
     const cluster = clusterAbilities(broker);
+    // Only a cluster broker loses its subscription: memory mode fans out directly, as ever.
+    const catchUp = cluster && new CatchUp(broker, this.catchUpHost(log));
+    this.catchUp = catchUp;
+    if (catchUp) {
+      broker.subscribe((m) => {
+        if (!catchUp.hold(m)) this.fanOut(m);
+      });
+      cluster.onResync(() => catchUp.resync());
+    } else broker.subscribe((m) => this.fanOut(m));
     this.presence = cluster?.presence ?? new MemoryPresence(this.registry);
     this.control = cluster?.control ?? new MemoryControl();
     this.revocations =
       cluster?.revocations ??
       new MemoryRevocations({ ttlSec: config.revokeTtlSec, max: config.maxRevocations });
     this.control.listen((cmd) => this.apply(cmd));
-    cluster?.onResync(() => this.resync());
     this.ownsRuntimeGroups = cluster?.runtimeGroups === undefined;
     this.runtimeGroups =
       cluster?.runtimeGroups ??
@@ -142,6 +152,15 @@ export class Hub {
       this.metrics?.rejected.inc({ limit: 'per_uid' });
       throw limited(`uid already has ${perUid} connections`);
     }
+  }
+
+  /**
+   * A promise to await before `checkRevoked` while revocations reload after a Redis blip (one
+   * round trip; at most 2 s, then `checkRevoked` answers 503): a client reconnecting right after
+   * a blip is served, not refused. `undefined` (the usual case) when they can answer now.
+   */
+  revocationsLoading(): Promise<void> | undefined {
+    return this.revocations.loading?.(2000);
   }
 
   /**
@@ -396,14 +415,18 @@ export class Hub {
     }
   }
 
-  /**
-   * Live fan-out may have missed messages (the broker's subscription was re-established after
-   * an outage): streams end so their clients reconnect and replay from their last id; waiting
-   * polls answer what they have, and the next poll replays.
-   */
-  private resync(): void {
-    this.log.info({ connections: this.registry.size }, 'fan-out resync: ending live connections');
-    for (const c of this.registry.snapshot()) c.end('resync');
+  /** What a catch-up after a lost subscription uses of this hub (see `catch-up.ts`). */
+  private catchUpHost(log: Logger): CatchUpHost {
+    return {
+      members: () => this.registry.snapshot(),
+      head: () => this.head,
+      fanOut: (m) => this.fanOut(m),
+      caughtUp: (at) => {
+        if (!this.head || this.head.epoch === at.epoch) this.setHead(at);
+      },
+      delivered: (n) => this.metrics?.delivered.inc(n),
+      log,
+    };
   }
 
   /** One timer for all streams; live ones also learn the newest position (see `heartbeat`). */
@@ -434,6 +457,7 @@ export class Hub {
 
   async close(): Promise<void> {
     this.drain();
+    this.catchUp?.close();
     await this.control.close();
     await this.revocations.close();
     if (this.ownsRuntimeGroups) await this.runtimeGroups.close();

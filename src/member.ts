@@ -79,6 +79,17 @@ export abstract class Member implements Position {
   abstract deliver(msg: Message): boolean;
 
   /**
+   * Hands over, in id order, messages this member missed while live fan-out was interrupted (the
+   * backend subscription came back, see `catch-up.ts`). Returns how many were written now.
+   */
+  missed(messages: readonly Message[]): number {
+    let n = 0;
+    // Read for the groups it had then: one left since (`POST /groups`) is not handed over.
+    for (const m of messages) if (this.addressed(m) && this.deliver(m)) n++;
+    return n;
+  }
+
+  /**
    * The history this member lives in was replaced (a wiped backend): continue from `at`, the
    * position just before the new history's first message, or end so the client resumes there.
    */

@@ -76,6 +76,8 @@ export class RedisRevocations implements Revocations {
   private readonly sweeper: NodeJS.Timeout;
   private loaded = false;
   private closed = false;
+  /** Connects waiting for a reload (see `loading`). */
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly opts: RedisRevocationsOptions) {
     this.table = new RevocationTable(opts.ttlSec);
@@ -109,15 +111,27 @@ export class RedisRevocations implements Revocations {
     }
     for (let i = 0; i + 1 < r.length; i += 2) this.table.set(r[i]!, Number(r[i + 1]));
     this.loaded = true;
+    for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Loads until it succeeds (or the store closes), a second apart. */
+  loading(timeoutMs: number): Promise<void> | undefined {
+    if (this.loaded || this.closed) return undefined;
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      setTimeout(resolve, timeoutMs).unref();
+    });
+  }
+
+  /**
+   * Loads until it succeeds (or the store closes): soon after a blip (the subscriber connection
+   * may be back before the command connection), then up to a second apart.
+   */
   private async reload(): Promise<void> {
-    while (!this.closed && !this.loaded) {
+    for (let attempt = 1; !this.closed && !this.loaded; attempt++) {
       try {
         await this.load();
       } catch {
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)).unref());
       }
     }
   }
@@ -154,5 +168,6 @@ export class RedisRevocations implements Revocations {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) w();
   }
 }

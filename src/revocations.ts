@@ -22,6 +22,12 @@ export interface Revocations {
    * an `unavailable` error while the store cannot answer yet (Redis: not loaded at start).
    */
   isRevoked(uid: string, iat: number | undefined): boolean;
+  /**
+   * While `isRevoked` cannot answer yet (Redis: reloading after its channel missed commands, which
+   * takes one round trip once Redis is back), a promise that settles when it can, or after
+   * `timeoutMs`; `undefined` when it can answer now. Absent: it always can (memory).
+   */
+  loading?(timeoutMs: number): Promise<void> | undefined;
   close(): Promise<void>;
 }
 

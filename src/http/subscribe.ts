@@ -33,6 +33,8 @@ export function eventsRoute(auth: Auth, hub: Hub, config: Config): Handler {
   return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const token = auth.subscriber(tokenOf(r));
+    const loading = hub.revocationsLoading();
+    if (loading) await loading;
     hub.checkRevoked(token);
     const sub = await hub.subscriberNow(token);
     hub.admit(sub);
@@ -61,6 +63,8 @@ export function pollRoute(auth: Auth, hub: Hub, config: Config): Handler {
   return async (req: IncomingMessage, res: ServerResponse, query) => {
     const r = { headers: req.headers, query };
     const token = auth.subscriber(tokenOf(r));
+    const loading = hub.revocationsLoading();
+    if (loading) await loading;
     hub.checkRevoked(token);
     const cursor = queryString(r, 'cursor') || undefined;
     const rawTimeout = queryString(r, 'timeout');

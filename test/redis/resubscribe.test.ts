@@ -1,6 +1,6 @@
 /**
  * The Redis subscription comes back after an outage. Messages published while it was down
- * never reached this node, so the hub must hear "resync" (end live connections, resume by replay)
+ * never reached this node, so the hub must hear "resync" (hold live fan-out, catch up from history)
  * before it is handed any message from the restored subscription: a live connection handed a
  * newer message first would move its Last-Event-ID past the ones it missed, and its replay
  * would skip them for good.
