@@ -3,10 +3,19 @@
  * single file, the framework ones inside a real application of that framework (Debian's packages:
  * `python3-django`, `php-laravel-framework`), with the doc's blocks written into it as pasted.
  */
-import { appendFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
-import { missing, runSuite } from './external.js';
+import { missing } from './external.js';
+import {
+  type AppFile,
+  buildDjango,
+  buildLaravel,
+  DJANGO_PKG,
+  djangoMissing,
+  LARAVEL_PKG,
+  laravelMissing,
+} from './framework-apps.js';
 
 /** One code block of the doc: `<!-- receiver: LANG [file=PATH | append=PATH] -->`. */
 export interface DocBlock {
@@ -38,16 +47,8 @@ export interface ReceiverApp {
   build(dir: string, blocks: DocBlock[], port: number): Promise<{ cmd: string; args: string[]; cwd: string }>;
 }
 
-/** The first Python that imports `mod` (pyenv's `python3` may not see Debian's packages). */
-function pythonWith(mod: string): string | undefined {
-  return ['python3', '/usr/bin/python3'].find((py) => !missing(py, ['-c', `import ${mod}`]));
-}
-
-function write(dir: string, b: DocBlock): void {
-  const file = join(dir, b.file!);
-  mkdirSync(dirname(file), { recursive: true });
-  if (b.append) appendFileSync(file, `\n${b.code}`);
-  else writeFileSync(file, b.code);
+function appFile(b: DocBlock): AppFile {
+  return { path: b.file!, code: b.code, append: b.append };
 }
 
 function single(
@@ -72,46 +73,21 @@ function single(
 }
 
 const django: ReceiverApp = {
-  pkg: 'python3-django',
+  pkg: DJANGO_PKG,
   path: '/hooks/ssepush',
-  missing: () => (pythonWith('django') ? undefined : 'no python3 here imports django'),
+  missing: djangoMissing,
   async build(dir, blocks, port) {
-    const py = pythonWith('django')!;
-    for (const args of [
-      ['-m', 'django', 'startproject', 'mysite', dir],
-      ['manage.py', 'startapp', 'hooks'],
-    ]) {
-      const r = await runSuite(py, args, { cwd: dir, env: {}, timeoutMs: 60_000 });
-      if (r.code !== 0) throw new Error(`${py} ${args.join(' ')} failed:\n${r.output}`);
-    }
-    for (const b of blocks) write(dir, b);
+    const py = await buildDjango(dir, 'hooks', blocks.map(appFile));
     return { cmd: py, args: ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], cwd: dir };
   },
 };
 
-/** The minimal Laravel 8 application the doc's route and config are written into. */
-const LARAVEL_SKELETON = join(ROOT, 'test/clients/webhook-apps/laravel');
-
 const laravel: ReceiverApp = {
-  pkg: 'php-laravel-framework',
+  pkg: LARAVEL_PKG,
   path: '/api/hooks/ssepush',
-  missing: () =>
-    missing('php', [
-      '-r',
-      'exit(stream_resolve_include_path("Illuminate/Foundation/Application.php") === false ? 1 : 0);',
-    ]),
+  missing: laravelMissing,
   async build(dir, blocks, port) {
-    cpSync(LARAVEL_SKELETON, dir, { recursive: true });
-    for (const d of [
-      'routes',
-      'resources/views',
-      'storage/framework/views',
-      'storage/logs',
-      'bootstrap/cache',
-    ]) {
-      mkdirSync(join(dir, d), { recursive: true });
-    }
-    for (const b of blocks) write(dir, b);
+    buildLaravel(dir, blocks.map(appFile));
     return { cmd: 'php', args: ['-S', `127.0.0.1:${port}`, 'public/index.php'], cwd: dir };
   },
 };

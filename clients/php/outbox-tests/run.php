@@ -1,16 +1,19 @@
 <?php
 
 /**
- * Runs the PHP snippets of docs/outbox.md (plain PDO, Laravel, ThinkPHP) against a real
- * database, plus a rolled-back Outbox::add, with the smallest framework stand-ins that run real
- * SQL on one PDO. Driven by test/clients/outbox-sdk.test.ts, which checks what ssepush delivers:
+ * Runs the plain-PDO and ThinkPHP snippets of docs/outbox.md against a real database, plus a
+ * rolled-back Outbox::add. ThinkPHP: a stand-in, because ThinkPHP is not installable here (Debian
+ * does not package it and no Composer registry is reachable): its Db facade below runs real SQL on
+ * one PDO. The Laravel snippet runs in a real Laravel application (test/clients/apps/laravel-outbox).
+ * Driven by test/clients/outbox-sdk.test.ts, which checks what ssepush delivers:
+ *   php run.php pdo|thinkphp
  *   OUTBOX_DSN, OUTBOX_USER, OUTBOX_PASS  the database; SSEPUSH_UID  the addressee.
- * Order ids: 1 plain PDO, 2 rolled back, 3 Laravel, 4 ThinkPHP.
+ * Order ids: 1 plain PDO, 2 rolled back, 4 ThinkPHP (3 is Laravel's).
  */
 
 declare(strict_types=1);
 
-namespace Illuminate\Support\Facades {
+namespace think\facade {
     final class Query
     {
         /** @var string */
@@ -35,24 +38,20 @@ namespace Illuminate\Support\Facades {
         {
             $set = implode(', ', array_map(static function ($c) { return "$c = ?"; }, array_keys($values)));
             $cond = implode(' AND ', array_map(static function ($w) { return "{$w[0]} = ?"; }, $this->where));
-            $stmt = DB::pdo()->prepare("UPDATE {$this->table} SET $set WHERE $cond");
+            $stmt = Db::$pdo->prepare("UPDATE {$this->table} SET $set WHERE $cond");
             $stmt->execute(array_merge(array_values($values), array_column($this->where, 1)));
             return $stmt->rowCount();
         }
     }
 
-    final class DB
+    /** ThinkPHP's Db facade, as far as the snippet uses it, over one real PDO. */
+    final class Db
     {
-        /** @var \PDO|null */
+        /** @var \PDO */
         public static $pdo;
 
-        public static function pdo(): \PDO
-        {
-            return self::$pdo;
-        }
-
         /** @return mixed */
-        public static function transaction(\Closure $work)
+        public static function transaction(callable $work)
         {
             self::$pdo->beginTransaction();
             try {
@@ -65,42 +64,19 @@ namespace Illuminate\Support\Facades {
             }
         }
 
-        public static function table(string $name): Query
+        public static function name(string $table): Query
         {
-            return new Query($name);
-        }
-
-        public static function connection(): object
-        {
-            return new class {
-                public function getPdo(): \PDO
-                {
-                    return DB::pdo();
-                }
-            };
-        }
-    }
-}
-
-namespace think\facade {
-    use Illuminate\Support\Facades\DB as Laravel;
-
-    final class Db
-    {
-        /** @return mixed */
-        public static function transaction(callable $work)
-        {
-            return Laravel::transaction(\Closure::fromCallable($work));
-        }
-
-        public static function name(string $table): \Illuminate\Support\Facades\Query
-        {
-            return Laravel::table($table);
+            return new Query($table);
         }
 
         public static function connect(): object
         {
-            return Laravel::connection();
+            return new class {
+                public function getPdo(): \PDO
+                {
+                    return Db::$pdo;
+                }
+            };
         }
     }
 }
@@ -121,20 +97,22 @@ namespace {
 
     $pdo = new \PDO((string) getenv('OUTBOX_DSN'), (string) getenv('OUTBOX_USER'), (string) getenv('OUTBOX_PASS'));
     $pdo->setAttribute(\PDO::ATTR_ERRMODE, \PDO::ERRMODE_EXCEPTION);
-    \Illuminate\Support\Facades\DB::$pdo = $pdo;
+    \think\facade\Db::$pdo = $pdo;
     $userId = (string) getenv('SSEPUSH_UID');
 
-    $orderId = 1;
-    eval(snippet('### PHP: plain PDO'));
+    if (($argv[1] ?? '') === 'pdo') {
+        $orderId = 1;
+        eval(snippet('### PHP: plain PDO'));
 
-    $pdo->beginTransaction();
-    \SsePush\Outbox::add($pdo, ['to' => $userId, 'event' => 'order.paid', 'data' => ['order' => 2]]);
-    $pdo->rollBack();
-
-    $orderId = 3;
-    eval(snippet('### Laravel'));
-    $orderId = 4;
-    eval(snippet('### ThinkPHP 6 / 8'));
+        $pdo->beginTransaction();
+        \SsePush\Outbox::add($pdo, ['to' => $userId, 'event' => 'order.paid', 'data' => ['order' => 2]]);
+        $pdo->rollBack();
+    } elseif (($argv[1] ?? '') === 'thinkphp') {
+        $orderId = 4;
+        eval(snippet('### ThinkPHP 6 / 8'));
+    } else {
+        throw new \InvalidArgumentException('usage: php run.php pdo|thinkphp');
+    }
 
     $paid = $pdo->query("SELECT COUNT(*) FROM orders WHERE status = 'paid'")->fetchColumn();
     echo "ok: $paid orders paid\n";

@@ -1,18 +1,15 @@
-"""Runs the Python snippets of docs/outbox.md (DB-API, Django) against a real database.
+"""Runs the DB-API snippet of docs/outbox.md against a real database (order id 5).
 
 Driven by test/clients/outbox-sdk.test.ts: OUTBOX_KIND (mysql | postgres), OUTBOX_HOST,
-OUTBOX_PORT, OUTBOX_USER, OUTBOX_PASS, OUTBOX_DB, SSEPUSH_UID. Django's ``connection`` and
-``transaction.atomic`` are the smallest stand-ins over one real DB-API connection.
-Order ids: 5 DB-API, 6 rolled back (Django, exception), 7 Django.
+OUTBOX_PORT, OUTBOX_USER, OUTBOX_PASS, OUTBOX_DB, SSEPUSH_UID. The Django snippet runs in a real
+Django project instead (test/clients/apps/django/outbox_drive.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,49 +36,10 @@ def connect():
     return pymysql.connect(database=env["OUTBOX_DB"], **args)
 
 
-class DjangoConnection:
-    """What ``django.db.connection`` offers the snippet: vendor and cursor()."""
-
-    def __init__(self, conn) -> None:
-        self.conn = conn
-        self.vendor = "postgresql" if os.environ["OUTBOX_KIND"] == "postgres" else "mysql"
-
-    def cursor(self):
-        return self.conn.cursor()
-
-
-def install_django(conn) -> None:
-    connection = DjangoConnection(conn)
-
-    @contextlib.contextmanager
-    def atomic():
-        try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-    django = types.ModuleType("django")
-    db = types.ModuleType("django.db")
-    db.connection = connection
-    db.transaction = types.SimpleNamespace(atomic=atomic)
-    django.db = db
-    sys.modules["django"] = django
-    sys.modules["django.db"] = db
-
-
 def main() -> None:
     conn = connect()
-    install_django(conn)
     user_id = os.environ["SSEPUSH_UID"]
     exec(snippet("### Python: any DB-API connection (PyMySQL, mysqlclient, psycopg)"), {"conn": conn, "order_id": 5, "user_id": user_id})
-    django_code = snippet("### Django")
-    try:
-        exec(django_code + "\n    raise RuntimeError('rolled back')\n", {"order_id": 6, "user_id": user_id})
-    except RuntimeError:
-        pass
-    exec(django_code, {"order_id": 7, "user_id": user_id})
     conn.close()
     print("ok")
 

@@ -1,9 +1,12 @@
 <?php
 
 /**
- * The smallest stand-ins for ThinkPHP and Laravel that the documented snippets touch, so
- * DocSnippetsTest can run the snippets exactly as a developer would paste them. Everything is
- * backed by Stubs::$container / Stubs::$config / Stubs::$env / Stubs::$session / Stubs::$user.
+ * The smallest stand-ins for ThinkPHP and Yii 2 that the documented snippets touch, so
+ * DocSnippetsTest can run those snippets as a developer would paste them. ThinkPHP: a stand-in,
+ * because ThinkPHP is not installable here (Debian does not package it and no Composer registry
+ * is reachable from the test machines); Yii 2 likewise. Laravel is not stood in for: its snippets
+ * run in a real Laravel application (test/clients/laravel-snippets.test.ts). Everything is backed
+ * by Stubs::$container / Stubs::$config / Stubs::$env / Stubs::$session.
  */
 
 declare(strict_types=1);
@@ -55,20 +58,12 @@ namespace SsePush\Tests\Support {
         /** @var array<string, mixed> */
         public static $session = [];
 
-        /** @var object|null */
-        public static $user;
-
-        /** @var array<string, \Closure> routes registered through Route::get */
-        public static $routes = [];
-
         public static function reset(): void
         {
             self::$container = new Container();
             self::$config = [];
             self::$env = [];
             self::$session = [];
-            self::$user = null;
-            self::$routes = [];
         }
     }
 }
@@ -85,96 +80,6 @@ namespace think {
         public function __construct(Container $app)
         {
             $this->app = $app;
-        }
-    }
-}
-
-namespace Illuminate\Support {
-
-    use SsePush\Tests\Support\Container;
-
-    abstract class ServiceProvider
-    {
-        /** @var Container */
-        protected $app;
-
-        public function __construct(Container $app)
-        {
-            $this->app = $app;
-        }
-    }
-}
-
-namespace Illuminate\Support\Facades {
-
-    use SsePush\Tests\Support\Stubs;
-
-    final class Route
-    {
-        public static function middleware(string $name): self
-        {
-            return new self();
-        }
-
-        public function get(string $path, \Closure $action): void
-        {
-            Stubs::$routes[$path] = $action;
-        }
-    }
-}
-
-namespace Illuminate\Contracts\Queue {
-
-    interface ShouldQueue
-    {
-    }
-}
-
-namespace Illuminate\Bus {
-
-    trait Queueable
-    {
-    }
-}
-
-namespace Illuminate\Foundation\Bus {
-
-    use SsePush\Client;
-
-    trait Dispatchable
-    {
-        /** Runs the job at once (as the "sync" queue driver does). */
-        public static function dispatch(...$args): void
-        {
-            (new static(...$args))->handle(app(Client::class));
-        }
-    }
-}
-
-namespace Illuminate\Queue {
-
-    trait InteractsWithQueue
-    {
-        /** @var \Throwable|null */
-        public $failedWith;
-
-        public function fail($exception = null): void
-        {
-            $this->failedWith = $exception;
-        }
-    }
-}
-
-namespace App\Events {
-
-    final class OrderPaid
-    {
-        /** @var object */
-        public $order;
-
-        public function __construct(object $order)
-        {
-            $this->order = $order;
         }
     }
 }
@@ -242,15 +147,5 @@ namespace {
     function json($data, int $code = 200): array
     {
         return ['code' => $code, 'data' => $data];
-    }
-
-    function auth(): object
-    {
-        return new class {
-            public function user(): ?object
-            {
-                return Stubs::$user;
-            }
-        };
     }
 }
