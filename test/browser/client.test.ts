@@ -285,8 +285,8 @@ describeBrowser('browser client (ssepush.js)', () => {
       });
       const page = await openClient(context, server.url, { token: subToken(uid), transport, opts: FAST });
       await waitOpen(page, { transport });
-      // A long-poll client is only told while a poll waits (between two polls there is nothing to
-      // answer): kick once the server holds its connection.
+      // Kicked once the server holds its connection (a long-poll client kicked between two polls
+      // is told on its next poll: see the test after these).
       await waitOnline(server.url, uid);
       await kick(server.url, { uid, reason: 'banned', reconnect: false });
       await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
