@@ -3,12 +3,17 @@
  * every one of their streams has ended, with the servers in their own processes and the clients
  * in this one over real loopback HTTP: one memory-mode node, then three nodes on one Redis (the
  * streams spread over the nodes, the kick sent to the first). Also the memory one revocation
- * costs in the table.
+ * costs in the table, and one disconnect notice (in the table; in Redis: INFO used_memory).
  *
  *   node --expose-gc --import tsx bench/control.ts [uids=1000]
  */
 import { request } from 'node:http';
+import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
+import { MemoryControl } from '../src/control-memory.js';
+import type { DisconnectNotices } from '../src/disconnect-notices.js';
+import { MemoryDisconnectNotices } from '../src/disconnect-notices-memory.js';
+import { RedisDisconnectNotices } from '../src/disconnect-notices-redis.js';
 import { nowSec } from '../src/revocations.js';
 import { MemoryRevocations } from '../src/revocations-memory.js';
 import { type SpawnedServer, spawnServer, TEST_SECRET } from '../test/helpers.js';
@@ -80,7 +85,49 @@ function revocationMemory(n: number): void {
   void r.close();
 }
 
+/**
+ * Bytes one uid's disconnect notice costs, as `used` measures them: for calls naming 1,000 uids
+ * (one notice object shared) and for calls naming one uid with a 128-character reason each.
+ */
+async function noticeMemory(
+  label: string,
+  make: () => DisconnectNotices,
+  used: () => Promise<number>,
+  n = 20_000,
+): Promise<void> {
+  for (const per of [1000, 1]) {
+    const notices = make();
+    const names = Array.from({ length: n }, (_, i) => `user-${per}-${i}`);
+    const before = await used();
+    for (let i = 0; i < n; i += per) {
+      const reason = per === 1 ? 'x'.repeat(128) : 'banned';
+      await notices.record({
+        uids: names.slice(i, i + per),
+        reason,
+        reconnect: true,
+        atSec: nowSec(),
+        position: 'abcdefghijkl-123456',
+      });
+    }
+    const bytes = ((await used()) - before) / n;
+    console.log(`${label}: ${bytes.toFixed(0)} bytes per uid's disconnect notice, ${per} uid(s) per call`);
+    await notices.close();
+  }
+}
+
 revocationMemory(100_000);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc) {
+  const heap = async () => {
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  await noticeMemory(
+    'memory (beyond the uid string)',
+    () => new MemoryDisconnectNotices({ ttlSec: 30, max: 1_000_000 }),
+    heap,
+  );
+}
 const memory = await spawnServer(ENV);
 try {
   await kick('memory, 1 node', [memory]);
@@ -88,6 +135,22 @@ try {
   await memory.stop();
 }
 const redis = await startRedis();
+{
+  const client = new Redis(redis.url);
+  let k = 0;
+  const make = () =>
+    new RedisDisconnectNotices({
+      client,
+      control: new MemoryControl(),
+      prefix: `mem${k++}:`,
+      ttlSec: 3600,
+      max: 1_000_000,
+    });
+  const used = async () => Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+  await noticeMemory('redis', make, used);
+  await client.flushall();
+  client.disconnect();
+}
 const nodes = await Promise.all([1, 2, 3].map(() => spawnServer({ ...ENV, REDIS_URL: redis.url }, 30_000)));
 try {
   await kick('redis, 3 nodes', nodes);

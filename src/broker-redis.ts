@@ -9,6 +9,8 @@ import {
 } from './broker.js';
 import type { Config } from './config.js';
 import { RedisControl } from './control-redis.js';
+import type { DisconnectNoticeOptions } from './disconnect-notices.js';
+import { RedisDisconnectNotices } from './disconnect-notices-redis.js';
 import { closedError, unavailable } from './errors.js';
 import { mergeBySeq } from './history.js';
 import type { OnceArgs, OnceBroker, OnceResult } from './idempotency.js';
@@ -74,6 +76,8 @@ export interface RedisBrokerOptions {
   readonly revokeTtlSec?: number;
   /** Uids holding a revocation at once (MAX_REVOCATIONS); default 100000. */
   readonly maxRevocations?: number;
+  /** Bounds of the disconnect notices; defaults: 30 s, 100,000 uids. */
+  readonly disconnectNotices?: DisconnectNoticeOptions;
   /** Bounds of the runtime groups store; defaults: a day, 100,000 uids, 64 groups per uid. */
   readonly runtimeGroups?: RuntimeGroupsOptions;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
@@ -97,6 +101,7 @@ export class RedisBroker implements Broker, OnceBroker {
   /** `POST /disconnect` to every node, on the `<prefix>ctl` channel. */
   readonly control: RedisControl;
   readonly revocations: RedisRevocations;
+  readonly disconnectNotices: RedisDisconnectNotices;
   readonly runtimeGroups: RedisRuntimeGroups;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
@@ -165,6 +170,13 @@ export class RedisBroker implements Broker, OnceBroker {
       max: opts.maxRevocations ?? 100_000,
       log: opts.log,
     });
+    this.disconnectNotices = new RedisDisconnectNotices({
+      client: this.pub,
+      control: this.control,
+      prefix: this.prefix,
+      ...(opts.disconnectNotices ?? { ttlSec: 30, max: 100_000 }),
+      log: opts.log,
+    });
     if (this.sub.status === 'ready') void this.resubscribe();
   }
 
@@ -181,6 +193,7 @@ export class RedisBroker implements Broker, OnceBroker {
     }
     await this.control.ready(Math.max(0, deadline - Date.now()));
     await this.revocations.load();
+    await this.disconnectNotices.load();
   }
 
   get healthy(): boolean {
@@ -386,6 +399,7 @@ export class RedisBroker implements Broker, OnceBroker {
     this.sub.off('close', this.onSubClose);
     await this.presence.close();
     await this.revocations.close();
+    await this.disconnectNotices.close();
     await this.control.close();
     await this.runtimeGroups.close();
     if (this.opts.ownsClients) {
@@ -551,6 +565,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
     maxStreams: config.maxStreams,
     revokeTtlSec: config.revokeTtlSec,
     maxRevocations: config.maxRevocations,
+    disconnectNotices: { ttlSec: config.disconnectNoticeSec, max: config.maxDisconnectNotices },
     runtimeGroups: {
       ttlMs: config.groupsTtlSec * 1000,
       maxUids: config.maxRuntimeGroupUids,

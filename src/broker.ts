@@ -1,4 +1,5 @@
 import type { Control } from './control.js';
+import type { DisconnectNotices } from './disconnect-notices.js';
 import type { Message, PublishInput } from './message.js';
 import type { Presence } from './presence.js';
 import type { Revocations } from './revocations.js';
@@ -116,6 +117,8 @@ export interface ClusterAbilities {
   readonly control?: Control;
   /** Revocations every node sees; absent = this node's memory. */
   readonly revocations?: Revocations;
+  /** Disconnect notices every node sees; absent = this node's memory. */
+  readonly disconnectNotices?: DisconnectNotices;
   /** Deployment-wide runtime groups; absent = the hub keeps them in memory. */
   readonly runtimeGroups?: RuntimeGroups;
   /** Called when live fan-out may have missed messages (the subscription was re-established). */

@@ -60,6 +60,13 @@ export interface Config {
    * would pass it is refused with 429 (never an older revocation silently dropped).
    */
   readonly maxRevocations: number;
+  /**
+   * Seconds a long-poll client that was between two polls when `POST /disconnect` ended its uid
+   * is still told on its next poll (`DISCONNECT_NOTICE_SECONDS`, default 30; 0 = off).
+   */
+  readonly disconnectNoticeSec: number;
+  /** Uids holding such a notice at once (`MAX_DISCONNECT_NOTICES`, default 100000); the oldest go first. */
+  readonly maxDisconnectNotices: number;
   /** Default long-poll wait in seconds (`POLL_TIMEOUT_SECONDS`, default 25, at most 60). */
   readonly pollTimeoutSec: number;
   /** Seconds a graceful shutdown may take (`SHUTDOWN_TIMEOUT_SECONDS`, default 10). */
@@ -256,6 +263,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxTokenBytes: int(env, 'MAX_TOKEN_BYTES', 8192, 256, 1024 * 1024),
     revokeTtlSec: int(env, 'REVOKE_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     maxRevocations: int(env, 'MAX_REVOCATIONS', 100_000, 1, 10_000_000),
+    disconnectNoticeSec: int(env, 'DISCONNECT_NOTICE_SECONDS', 30, 0, 3600),
+    maxDisconnectNotices: int(env, 'MAX_DISCONNECT_NOTICES', 100_000, 1, 10_000_000),
     pollTimeoutSec: int(env, 'POLL_TIMEOUT_SECONDS', 25, 1, 60),
     shutdownTimeoutSec: int(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     writeStallMs: int(env, 'WRITE_STALL_SECONDS', 60, 1, 3600) * 1000,

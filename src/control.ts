@@ -22,7 +22,22 @@ export interface RevokeCommand {
   readonly at: number;
 }
 
-export type ControlCommand = DisconnectCommand | RevokeCommand;
+/**
+ * Remember, for a short window, what a disconnect told `uids` (see `DisconnectNotices`): sent
+ * before the disconnect it describes, so every node knows it by the time the disconnect arrives.
+ */
+export interface NoticeCommand {
+  readonly op: 'notice';
+  readonly uids: readonly string[];
+  readonly reason: string;
+  readonly reconnect: boolean;
+  /** The second of the call, seconds since the Unix epoch. */
+  readonly at: number;
+  /** The deployment's position at the call (an event id). */
+  readonly position: string;
+}
+
+export type ControlCommand = DisconnectCommand | RevokeCommand | NoticeCommand;
 
 export type ControlListener = (cmd: ControlCommand) => void;
 
@@ -62,5 +77,15 @@ export function parseCommand(text: string): ControlCommand | undefined {
     return { op: 'disconnect', uids, reason: o.reason, reconnect: o.reconnect };
   if (o.op === 'revoke' && typeof o.at === 'number' && Number.isSafeInteger(o.at))
     return { op: 'revoke', uids, at: o.at };
+  if (
+    o.op === 'notice' &&
+    typeof o.reason === 'string' &&
+    typeof o.reconnect === 'boolean' &&
+    typeof o.at === 'number' &&
+    Number.isSafeInteger(o.at) &&
+    typeof o.position === 'string' &&
+    o.position.length <= 64
+  )
+    return { op: 'notice', uids, reason: o.reason, reconnect: o.reconnect, at: o.at, position: o.position };
   return undefined;
 }

@@ -4,6 +4,8 @@ import { CatchUp, type CatchUpHost } from './catch-up.js';
 import type { Config } from './config.js';
 import type { Control, ControlCommand } from './control.js';
 import { MemoryControl } from './control-memory.js';
+import { type DisconnectNotice, type DisconnectNotices, markInput, untold } from './disconnect-notices.js';
+import { MemoryDisconnectNotices } from './disconnect-notices-memory.js';
 import { limited, unauthorized, unavailable } from './errors.js';
 import { type OnceArgs, type OnceResult, onceAbility } from './idempotency.js';
 import { atOrBefore, type Mark, markAt, markOf } from './ids.js';
@@ -62,6 +64,8 @@ export class Hub {
   /** Carries `POST /disconnect` to every node (this one alone in memory mode). */
   private readonly control: Control;
   private readonly revocations: Revocations;
+  /** What `POST /disconnect` told whom, for polls that were between two requests (see `poll`). */
+  private readonly notices: DisconnectNotices;
   /** Runtime group changes (`POST /groups`): the cluster's in Redis mode, else this process's. */
   private readonly runtimeGroups: RuntimeGroups;
   private readonly ownsRuntimeGroups: boolean;
@@ -108,6 +112,9 @@ export class Hub {
     this.revocations =
       cluster?.revocations ??
       new MemoryRevocations({ ttlSec: config.revokeTtlSec, max: config.maxRevocations });
+    this.notices =
+      cluster?.disconnectNotices ??
+      new MemoryDisconnectNotices({ ttlSec: config.disconnectNoticeSec, max: config.maxDisconnectNotices });
     this.control.listen((cmd) => this.apply(cmd));
     this.ownsRuntimeGroups = cluster?.runtimeGroups === undefined;
     this.runtimeGroups =
@@ -198,8 +205,9 @@ export class Hub {
 
   /**
    * Ends every stream and waiting poll of `uids` on every node (`POST /disconnect`), revoking their
-   * older tokens first when asked, so a client that reconnects at once is already refused. Answers
-   * what presence knew of them at the call: uids online and their connections.
+   * older tokens first when asked, so a client that reconnects at once is already refused, and
+   * leaving a notice for their long-poll clients between two polls (see `poll`). Answers what
+   * presence knew of them at the call: uids online and their connections.
    */
   async disconnect(req: DisconnectRequest): Promise<{ uids: number; connections: number }> {
     this.checkOpen();
@@ -210,7 +218,15 @@ export class Hub {
       if (n > 0) uids++;
       connections += n;
     }
-    if (req.revoke) await this.revocations.revoke(req.uids, nowSec());
+    const atSec = nowSec();
+    if (req.revoke) await this.revocations.revoke(req.uids, atSec);
+    if (this.config.disconnectNoticeSec > 0) {
+      // The call takes a position of its own (see `markInput`), published before the disconnect:
+      // every answer from now on carries a cursor at or past it.
+      const [mark] = await this.broker.publish([markInput(req.reason)]);
+      const { uids: targets, reason, reconnect } = req;
+      await this.notices.record({ uids: targets, reason, reconnect, atSec, position: mark!.id });
+    }
     await this.control.send({
       op: 'disconnect',
       uids: req.uids,
@@ -261,7 +277,9 @@ export class Hub {
 
   /**
    * Serves one long-poll (see `PollSession`): answers at once or waits up to `timeoutMs` for
-   * the next message. Returns a cancel function for a client that goes away.
+   * the next message. Returns a cancel function for a client that goes away. A poll that a recent
+   * `POST /disconnect` ended without telling (its client was between two polls: a token from
+   * before the call, a cursor not past it) is told now, once it has what it is owed, not made to wait.
    */
   poll(
     sub: Subscriber,
@@ -274,7 +292,8 @@ export class Hub {
     const maxBytes = Math.max(this.config.maxBufferedBytes / 2, this.config.maxMessageBytes);
     const waiter = new PollSession(sub, answer, this.host, maxBytes);
     this.register(waiter);
-    waiter.open(this.broker, cursor, timeoutMs, this.head);
+    const notice = cursor === undefined ? undefined : this.noticeFor(sub, cursor);
+    waiter.open(this.broker, cursor, timeoutMs, this.head, notice);
     return () => waiter.cancel();
   }
 
@@ -335,12 +354,18 @@ export class Hub {
     return this.registry.online(uids);
   }
 
+  /** The disconnect `sub`'s poll from `cursor` has not been told of, if any. */
+  private noticeFor(sub: Subscriber, cursor: string): DisconnectNotice | undefined {
+    const n = this.notices.find(sub.uid);
+    return n && untold(n, cursor, sub.issuedAt) ? n : undefined;
+  }
+
   /** A control command from any node (this one included). */
   private apply(cmd: ControlCommand): void {
     if (cmd.op !== 'disconnect') return;
     const members: Member[] = [];
     this.registry.forEachAddressed({ to: cmd.uids, groups: [] }, (m) => members.push(m));
-    for (const m of members) m.disconnect(cmd.reason, cmd.reconnect);
+    for (const m of members) m.disconnect(cmd.reason, cmd.reconnect, this.head);
     if (members.length > 0)
       this.log.info({ uids: cmd.uids.length, connections: members.length }, 'connections disconnected');
   }
@@ -460,6 +485,7 @@ export class Hub {
     this.catchUp?.close();
     await this.control.close();
     await this.revocations.close();
+    await this.notices.close();
     if (this.ownsRuntimeGroups) await this.runtimeGroups.close();
     await this.broker.close();
   }

@@ -104,9 +104,11 @@ export abstract class Member implements Position {
   /**
    * The backend ends this uid's connections (`POST /disconnect`): the client is told why and
    * whether to reconnect (a stream's `event: disconnect`, a poll answer's `disconnect`), then the
-   * member ends. Not a message: nothing is stored, counted as delivered, or replayed.
+   * member ends. Not a message: nothing is stored, counted as delivered, or replayed. `head` is
+   * the newest position the hub has fanned out: a live member has been handed everything
+   * addressed to it up to there.
    */
-  abstract disconnect(reason: string, reconnect: boolean): void;
+  abstract disconnect(reason: string, reconnect: boolean, head?: Mark): void;
 
   /** Whether `msg` is new here: after this member's position, and of its epoch once live. */
   protected fresh(msg: Message): boolean {

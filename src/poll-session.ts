@@ -1,5 +1,6 @@
 import type { Subscriber } from './auth.js';
 import type { Broker } from './broker.js';
+import type { DisconnectNotice } from './disconnect-notices.js';
 import { type Mark, markOf } from './ids.js';
 import { type CloseReason, Member, type SessionHost } from './member.js';
 import { type Message, streamsOfSubscriber } from './message.js';
@@ -55,9 +56,17 @@ export class PollSession extends Member {
    * Starts answering; `head` is the newest position this node has fanned out, the answer of a
    * fresh poll that ends before it learnt the current one (drain, failure): never an empty cursor.
    * A failure answers like a timeout (its cursor, no messages): the client polls again.
+   * `notice` is a disconnect this poll's client has not been told of (it was between two polls):
+   * the poll answers what is owed as usual, and once nothing is, the disconnect instead of waiting.
    */
-  open(broker: Broker, cursor: string | undefined, timeoutMs: number, head: Mark | undefined): void {
-    this.start(broker, cursor, timeoutMs, head).catch((err: unknown) => {
+  open(
+    broker: Broker,
+    cursor: string | undefined,
+    timeoutMs: number,
+    head: Mark | undefined,
+    notice?: DisconnectNotice,
+  ): void {
+    this.start(broker, cursor, timeoutMs, head, notice).catch((err: unknown) => {
       this.host.log?.warn({ err }, 'poll failed');
       this.end('timeout');
     });
@@ -68,6 +77,7 @@ export class PollSession extends Member {
     cursor: string | undefined,
     timeoutMs: number,
     head: Mark | undefined,
+    notice: DisconnectNotice | undefined,
   ): Promise<void> {
     if (cursor === undefined) {
       this.cursor = head?.id ?? '';
@@ -87,9 +97,12 @@ export class PollSession extends Member {
       r = await broker.replay(streams, r.position, { limit: POLL_BATCH_MAX, reader: this.uid });
     }
     if (this.closed) return;
+    // Told with a reset or with nothing owed, the client's next cursor (the position) is past the
+    // disconnect; told with messages, it might not be, and it would be told twice: those go first.
+    const told = notice && { disconnect: { reason: notice.reason, reconnect: notice.reconnect } };
     if (!r.complete) {
       this.host.metrics?.resets.inc({ reason: r.reason ?? 'unknown' });
-      this.answer({ messages: [], cursor: r.position, reset: true });
+      this.answer({ messages: [], cursor: r.position, reset: true, ...told });
       return;
     }
     // Groups left since the replay was asked for are not replayed (see `addressed`).
@@ -103,6 +116,10 @@ export class PollSession extends Member {
       const messages = first.slice(0, pageOf(first, this.maxBytes).count);
       this.host.metrics?.replayed.inc(messages.length);
       this.answer({ messages, cursor: messages[messages.length - 1]!.id });
+      return;
+    }
+    if (told) {
+      this.answer({ messages: [], cursor: r.position, ...told });
       return;
     }
     const at = markOf(r.position);
@@ -153,14 +170,19 @@ export class PollSession extends Member {
       this.host.metrics?.delivered.inc(n);
   }
 
-  /** Answers what is batched (or the cursor) with the disconnect; a fresh poll answers anyway. */
-  disconnect(reason: string, reconnect: boolean): void {
+  /**
+   * Answers what is batched (or the cursor) with the disconnect; a fresh poll answers anyway. A
+   * live poll with nothing batched has been handed everything for it up to the hub's `head`, so
+   * it answers that position: its client's next poll is past the disconnect (see `untold`).
+   */
+  disconnect(reason: string, reconnect: boolean, head?: Mark): void {
     if (this.cursor === '') return;
     const n = this.batch.length;
     const last = this.batch[n - 1];
+    const caughtUp = this.live && n === 0 && head !== undefined && head.epoch === this.epoch;
     const a = {
       messages: this.batch,
-      cursor: last ? last.id : this.cursor,
+      cursor: last ? last.id : caughtUp && head.seq > this.seq ? head.id : this.cursor,
       disconnect: { reason, reconnect },
     };
     if (this.answer(a) && n > 0) this.host.metrics?.delivered.inc(n);

@@ -285,8 +285,8 @@ describeBrowser('browser client (ssepush.js)', () => {
       });
       const page = await openClient(context, server.url, { token: subToken(uid), transport, opts: FAST });
       await waitOpen(page, { transport });
-      // A long-poll client is only told while a poll waits (between two polls there is nothing to
-      // answer): kick once the server holds its connection.
+      // Kicked once the server holds its connection (a long-poll client kicked between two polls
+      // is told on its next poll: see the test after these).
       await waitOnline(server.url, uid);
       await kick(server.url, { uid, reason: 'banned', reconnect: false });
       await page.waitForFunction(() => (window as unknown as FixtureWindow).__push.state === 'closed');
@@ -360,4 +360,59 @@ describeBrowser('browser client (ssepush.js)', () => {
       expect((await clientState(page)).state).toBe('open');
     });
   }
+
+  it('tells a long-poll client kicked between two polls on its next poll, once, and it goes on', async () => {
+    const uid = 'b-between';
+    // Holds the client's next poll before it reaches the server: the kick finds nothing waiting.
+    let hold = false;
+    let held = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    await context.route(
+      (url) => url.pathname === '/poll',
+      async (route) => {
+        if (hold) {
+          held++;
+          await gate;
+        }
+        await route.continue();
+      },
+    );
+    const page = await openClient(context, server.url, {
+      token: subToken(uid, { extra: { iat: Math.floor(Date.now() / 1000) - 10 } }),
+      transport: 'poll',
+      opts: FAST,
+    });
+    await waitOpen(page, { transport: 'poll' });
+    await waitOnline(server.url, uid);
+    hold = true;
+    const first = await pushTo(server.url, { to: uid, data: 1 });
+    await waitFor(
+      async () => held,
+      (n) => n === 1,
+      'the next poll to be held',
+    );
+    await kick(server.url, { uid, reason: 'moved', reconnect: true });
+    hold = false;
+    release();
+    await waitFor(
+      () => disconnects(page),
+      (d) => d.length === 1,
+      'the disconnect',
+    );
+    expect(await disconnects(page)).toEqual([{ reason: 'moved', reconnect: true }]);
+    await waitOpen(page, { transport: 'poll' });
+    const second = await pushTo(server.url, { to: uid, data: 2 });
+    await waitFor(
+      () => receivedIds(page),
+      (r) => r.length === 2,
+      'the message after the reconnect',
+    );
+    expect(await receivedIds(page)).toEqual([first, second]);
+    // Told once: the reconnect resumed from a cursor past the kick.
+    expect(await disconnects(page)).toEqual([{ reason: 'moved', reconnect: true }]);
+    expect((await clientState(page)).state).toBe('open');
+  });
 });

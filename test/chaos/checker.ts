@@ -11,6 +11,7 @@
  */
 
 import jwt from 'jsonwebtoken';
+import { DISCONNECT_MARK_UID } from '../../src/disconnect-notices.js';
 import { formatId, parseId } from '../../src/ids.js';
 import {
   openEvents,
@@ -280,8 +281,20 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     stats.disconnects++;
   };
 
+  /**
+   * Per uid, the seq of its latest kick's mark (the kick takes an id, delivered to nobody): a poll
+   * of that uid from a cursor before it may be told of the kick (disconnect notices) instead of
+   * waiting, once nothing is owed; a poll from the mark or later never is.
+   */
+  const kickMarks = new Map<string, number>();
+  const mayBeTold = (c: Client, cursor: string | undefined) =>
+    cursor !== undefined && seqOf(cursor) < (kickMarks.get(c.uid) ?? -1);
+
   /** Checks one long-poll answer for a poll sent with `cursor` while the model stood still. */
   const checkPoll = (op: number, c: Client, cursor: string | undefined, a: PollBody): void => {
+    const told = (a as PollBody & { disconnect?: unknown }).disconnect;
+    if (told !== undefined && (!mayBeTold(c, cursor) || a.messages.length > 0))
+      fail(op, c, `poll after ${cursor} told of a kick it was not owed: ${JSON.stringify(a)}`);
     if (cursor === undefined) {
       if (a.messages.length !== 0 || seqOf(a.cursor) !== model.lastSeq) {
         fail(op, c, `fresh poll answered ${JSON.stringify(a)}, expected position ${idOf(model.lastSeq)}`);
@@ -344,6 +357,10 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     });
     const body = (await res.json()) as { connections?: number };
     if (res.status !== 200) fail(op, undefined, `disconnect answered ${res.status}: ${JSON.stringify(body)}`);
+    if (s.config.disconnectNoticeSec > 0) {
+      model.append({ seq: model.lastSeq + 1, to: [DISCONNECT_MARK_UID], groups: [], exclude: [] });
+      kickMarks.set(uid, model.lastSeq);
+    }
     // Streams the client closed may not have been noticed yet: at least the open ones.
     if ((body.connections ?? -1) < open.length)
       fail(op, undefined, `disconnect of ${uid} found ${body.connections}, ${open.length} open`);
@@ -483,7 +500,8 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
         if (
           cursor === undefined ||
           model.incomplete(c, seqOf(cursor)) ||
-          model.between(c, seqOf(cursor)).length > 0
+          model.between(c, seqOf(cursor)).length > 0 ||
+          mayBeTold(c, cursor)
         ) {
           continue;
         }

@@ -1,8 +1,10 @@
 import { MemoryBroker } from '../../src/broker-memory.js';
+import { MemoryDisconnectNotices } from '../../src/disconnect-notices-memory.js';
 import { MemoryPresence } from '../../src/presence-memory.js';
 import { MemoryRevocations } from '../../src/revocations-memory.js';
 import { MemoryRuntimeGroups } from '../../src/runtime-groups-memory.js';
 import { brokerContract } from './broker-contract.js';
+import { disconnectNoticesContract } from './disconnect-notices-contract.js';
 import { presenceContract } from './presence-contract.js';
 import { revocationsContract } from './revocations-contract.js';
 import { runtimeGroupsContract } from './runtime-groups-contract.js';
@@ -30,4 +32,9 @@ revocationsContract('MemoryRevocations', async (opts) => {
 runtimeGroupsContract('MemoryRuntimeGroups', async (opts) => {
   const store = new MemoryRuntimeGroups(opts);
   return { a: store, b: store, close: () => store.close() };
+});
+
+disconnectNoticesContract('MemoryDisconnectNotices', async (opts) => {
+  const notices = new MemoryDisconnectNotices(opts);
+  return { notices, close: () => notices.close() };
 });

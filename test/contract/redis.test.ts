@@ -3,12 +3,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { RedisBroker } from '../../src/broker-redis.js';
 import { RedisControl } from '../../src/control-redis.js';
+import type { DisconnectNoticeOptions } from '../../src/disconnect-notices.js';
+import { RedisDisconnectNotices } from '../../src/disconnect-notices-redis.js';
 import { RedisPresence } from '../../src/presence-redis.js';
 import type { RevocationOptions } from '../../src/revocations.js';
 import { RedisRevocations } from '../../src/revocations-redis.js';
 import { RedisRuntimeGroups } from '../../src/runtime-groups-redis.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 import { brokerContract } from './broker-contract.js';
+import { disconnectNoticesContract } from './disconnect-notices-contract.js';
 import { presenceContract } from './presence-contract.js';
 import { revocationsContract } from './revocations-contract.js';
 import { runtimeGroupsContract } from './runtime-groups-contract.js';
@@ -83,6 +86,40 @@ revocationsContract(
     const revocations = await node(opts);
     return {
       revocations,
+      peer: () => node(opts),
+      async close() {
+        await Promise.all(closers.map((c) => c()));
+      },
+    };
+  },
+  skip,
+);
+
+disconnectNoticesContract(
+  `RedisDisconnectNotices (real redis-server)${skip ? ` — skipped: ${skip}` : ''}`,
+  async (opts) => {
+    // Each test gets its own key prefix: its own deployment, without flushing the server.
+    const prefix = `n${randomBytes(4).toString('hex')}:`;
+    const closers: (() => Promise<void>)[] = [];
+    /** One node: its command and subscriber clients, control channel and notices mirror. */
+    const node = async (o: DisconnectNoticeOptions) => {
+      const pub = new Redis(redis!.url);
+      const sub = new Redis(redis!.url);
+      const control = new RedisControl({ pub, sub, prefix });
+      const notices = new RedisDisconnectNotices({ client: pub, control, prefix, ...o });
+      closers.push(async () => {
+        await notices.close();
+        await control.close();
+        pub.disconnect();
+        sub.disconnect();
+      });
+      await control.ready();
+      await notices.load();
+      return notices;
+    };
+    const notices = await node(opts);
+    return {
+      notices,
       peer: () => node(opts),
       async close() {
         await Promise.all(closers.map((c) => c()));

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatId, parseId } from '../../src/ids.js';
 import { nowSec } from '../../src/revocations.js';
 import { connectionsOf, disconnect, readStream, scopedToken, subTokenAt, until } from '../control-helpers.js';
 import {
@@ -55,9 +56,16 @@ describe('POST /disconnect', () => {
     // Not a message: the stream's position stays where it was.
     expect(sse.lastId).toBe(position);
     const answered = await waiting;
+    // Its cursor is the kick's own position (its mark, one id past the stream's position), so the
+    // client's next poll is not told again (disconnect notices).
+    const mark = parseId(position)!;
     expect(answered).toEqual({
       status: 200,
-      body: { messages: [], cursor: position, disconnect: { reason: 'banned', reconnect: false } },
+      body: {
+        messages: [],
+        cursor: formatId(mark.epoch, mark.seq + 1),
+        disconnect: { reason: 'banned', reconnect: false },
+      },
     });
     expect(await connectionsOf(s, 'kick')).toBe(0);
     expect(bystander.closed).toBe(false);

@@ -50,6 +50,10 @@ describe('loadConfig', () => {
     ['REVOKE_TTL_SECONDS', '1h'],
     ['MAX_REVOCATIONS', '0'],
     ['MAX_REVOCATIONS', '-1'],
+    ['DISCONNECT_NOTICE_SECONDS', '-1'],
+    ['DISCONNECT_NOTICE_SECONDS', '30s'],
+    ['DISCONNECT_NOTICE_SECONDS', '3601'],
+    ['MAX_DISCONNECT_NOTICES', '0'],
   ])('names %s when its value %j is invalid', (name, value) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(name);
@@ -61,5 +65,12 @@ describe('loadConfig', () => {
       revokeTtlSec: 3600,
       maxRevocations: 10,
     });
+  });
+
+  it('resolves the disconnect-notice bounds, with their defaults; 0 seconds turns notices off', () => {
+    expect(loadConfig(base)).toMatchObject({ disconnectNoticeSec: 30, maxDisconnectNotices: 100_000 });
+    expect(
+      loadConfig({ ...base, DISCONNECT_NOTICE_SECONDS: '0', MAX_DISCONNECT_NOTICES: '10' }),
+    ).toMatchObject({ disconnectNoticeSec: 0, maxDisconnectNotices: 10 });
   });
 });
