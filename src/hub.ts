@@ -164,6 +164,8 @@ export class Hub {
    * change that arrives later regroups the connection once it is registered.
    */
   async subscriberNow(sub: Subscriber): Promise<Subscriber> {
+    const known = this.subscriberKnown(sub);
+    if (known) return known;
     const watch = this.reading.get(sub.uid) ?? { readers: 0, changes: 0 };
     watch.readers++;
     this.reading.set(sub.uid, watch);
@@ -178,6 +180,18 @@ export class Hub {
     } finally {
       if (--watch.readers === 0) this.reading.delete(sub.uid);
     }
+  }
+
+  /**
+   * `subscriberNow` answered in this call when runtime groups are held in process (memory mode),
+   * so nothing can change between the read and the registration; `undefined` when they must be
+   * asked (Redis). A new stream then opens without a promise or a microtask turn.
+   */
+  subscriberKnown(sub: Subscriber): Subscriber | undefined {
+    const rg = this.runtimeGroups;
+    if (!rg.getNow) return undefined;
+    const groups = effectiveGroups(sub.groups, rg.getNow(sub.uid));
+    return groups === sub.groups ? sub : Object.freeze({ ...sub, groups: Object.freeze([...groups]) });
   }
 
   /**
@@ -230,10 +244,12 @@ export class Hub {
   openStream(sub: Subscriber, sink: SseSink, resumeId: string | undefined): StreamSession {
     const conn = new StreamSession(sub, sink, this.host, this.config.maxBufferedBytes);
     this.register(conn);
-    this.log.debug(
-      { uid: sub.uid, groups: sub.groups.length, resume: resumeId !== undefined },
-      'stream opened',
-    );
+    // No log object per stream when its line would not be written (production runs at warn).
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { uid: sub.uid, groups: sub.groups.length, resume: resumeId !== undefined },
+        'stream opened',
+      );
     conn.open(this.broker, resumeId, this.config.retryMs);
     return conn;
   }
