@@ -4,8 +4,10 @@
  * connections, each summarised (self time per function / package; retained objects per
  * constructor, with counts per connection).
  *
- *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push|connect|warm-push|warm-connect]
+ *   npm run bench:profile -- [--n 5000] [--what cpu|heap|both|push|connect|warm-push|warm-push-alloc|warm-connect]
  *
+ * `--target floor` profiles the bare `node:http` floor instead (warm modes), for comparison.
+ * `warm-push-alloc` records what a warm push allocates (sampling heap profiler, garbage included).
  * `warm-push` and `warm-connect` profile only the measured round of a warm server (the
  * profiler is started by a signal after a warm-up round, `lib/prof-hook.mjs`) and print self
  * time per operation in µs: 20,000 single pushes at N idle streams after 10,000 warm-up pushes;
@@ -15,7 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { fileURLToPath } from 'node:url';
 import { cpuMicros, fmt, parseArgs, sleep } from './lib/measure.js';
 import { ClientPool } from './lib/pool.js';
-import { OUT, startSsepush } from './lib/targets.js';
+import { OUT, startFloor, startSsepush } from './lib/targets.js';
 import { broadcast, openIdle, unicast, warmConnect } from './lib/workloads.js';
 
 const args = parseArgs(process.argv.slice(2));
@@ -178,11 +180,12 @@ const PROF_HOOK = fileURLToPath(new URL('./lib/prof-hook.mjs', import.meta.url))
 
 /** A server whose profiler starts and stops on signals (`lib/prof-hook.mjs`). */
 async function signalled(file: string) {
-  return startSsepush({
+  return (args.get('target') === 'floor' ? startFloor : startSsepush)({
     nodeArgs: ['--import', PROF_HOOK],
     env: {
       BENCH_PROFILE_OUT: file,
       ...(process.env.SSEPUSH_PRETENURING ? { SSEPUSH_PRETENURING: '1' } : {}),
+      ...(what === 'warm-push-alloc' ? { BENCH_PROFILE_KIND: 'alloc' } : {}),
     },
   });
 }
@@ -203,8 +206,8 @@ async function profiled(pid: number, file: string, ops: number, round: () => Pro
 }
 
 /** Warm single pushes at N idle streams: 10,000 discarded, then 20,000 profiled. */
-async function warmPush(): Promise<void> {
-  const file = `${DIR}/warm-push.cpuprofile`;
+async function warmPush(ext = '.cpuprofile'): Promise<void> {
+  const file = `${DIR}/warm-push${ext}`;
   const t = await signalled(file);
   const pool = ClientPool.start(N);
   const pushes = 20_000;
@@ -219,7 +222,48 @@ async function warmPush(): Promise<void> {
     await pool.close();
     await t.stop();
   }
-  summariseCpu(file, cpuPerOp);
+  if (ext === '.heapprofile') summariseAlloc(file, pushes);
+  else summariseCpu(file, cpuPerOp);
+}
+
+interface AllocNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocNode[];
+}
+
+/**
+ * Bytes allocated per operation (V8's sampling heap profiler, `warm-push-alloc`), by allocating
+ * function and by its caller: the garbage each push leaves for the scavenger.
+ */
+function summariseAlloc(file: string, ops: number): void {
+  const root = (JSON.parse(readFileSync(file, 'utf8')) as { head: AllocNode }).head;
+  const byFn = new Map<string, number>();
+  const byStack = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocNode, stack: string[]) => {
+    const f = n.callFrame;
+    const name = `${f.functionName || '(anonymous)'} ${area(f.url)}:${f.lineNumber + 1}`;
+    const here = [...stack, name];
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      byFn.set(name, (byFn.get(name) ?? 0) + n.selfSize);
+      const key = here.slice(-3).join(' < ');
+      byStack.set(key, (byStack.get(key) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, here);
+  };
+  walk(root, []);
+  const top = (m: Map<string, number>) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 30)
+      .map(([k, v]) => `  ${fmt(v / ops).padStart(8)} B/op  ${k}`);
+  process.stdout.write(
+    `sampled allocation during the round: ${fmt(total / ops)} B per op\nby allocating function:\n${top(byFn).join('\n')}\nby stack (innermost first, 3 frames):\n${top(
+      new Map([...byStack].map(([k, v]) => [k.split(' < ').reverse().join(' < '), v])),
+    ).join('\n')}\n`,
+  );
 }
 
 /** New connections at N idle streams: 2,000 warm-up ones opened and closed, then 2,000 profiled. */
@@ -271,6 +315,7 @@ async function main(): Promise<void> {
   if (what === 'connect') await cpuConnect();
   if (what === 'warm-push') await warmPush();
   if (what === 'warm-connect') await warmConnectProfile();
+  if (what === 'warm-push-alloc') await warmPush('.heapprofile');
 }
 
 main().then(

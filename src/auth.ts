@@ -54,8 +54,14 @@ function keyObject(key: string): KeyObject {
 }
 
 export class Auth {
-  private readonly subscribers = new LRUCache<string, Subscriber>({ max: CACHE_MAX, ttlAutopurge: false });
-  private readonly publishers = new LRUCache<string, Scope[]>({ max: 1000 });
+  // `ttlResolution: 0`: lru-cache otherwise caches its clock for 1 ms behind a fresh `setTimeout`
+  // (a timer per millisecond of lookups on the push path) and may serve an entry up to that late.
+  private readonly subscribers = new LRUCache<string, Subscriber>({
+    max: CACHE_MAX,
+    ttlAutopurge: false,
+    ttlResolution: 0,
+  });
+  private readonly publishers = new LRUCache<string, Scope[]>({ max: 1000, ttlResolution: 0 });
 
   private readonly subscriberKey: KeyObject;
   private readonly publisherKey: KeyObject;

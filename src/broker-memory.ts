@@ -42,11 +42,11 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(inputs: readonly PublishInput[]): Promise<Message[]> {
-    return this.publishSync(inputs);
+    return this.publishNow(inputs);
   }
 
   /** Synchronous publish: the hub's fast path, and why memory mode has no replay/live seam. */
-  publishSync(inputs: readonly PublishInput[]): Message[] {
+  publishNow(inputs: readonly PublishInput[]): Message[] {
     if (this.closed) throw closedError('broker');
     const out: Message[] = [];
     for (const input of inputs) {

@@ -97,6 +97,13 @@ export interface Broker {
    * the broker is closed.
    */
   positionNow?(): string | undefined;
+  /**
+   * `publish` done in this call, when this backend stores in process (memory): the messages are
+   * stored and handed to the listener before it returns, so a push needs no promise between the
+   * request and its answer. Absent when the backend must be asked (Redis). Throws as `publish`
+   * rejects.
+   */
+  publishNow?(inputs: readonly PublishInput[]): Message[];
   /** Registers the listener that receives every published message. */
   subscribe(listener: BrokerListener): void;
   /** False while the backend is unreachable (health checks and publishes answer 503). */

@@ -61,6 +61,8 @@ export class Hub {
   /** Poll answers still leaving their socket: they count against the limits, see `holdAnswer`. */
   private readonly unread = new UnreadAnswers();
   private readonly presence: Presence;
+  /** Presence is this node's registry (no cluster): reach can be counted without asking. */
+  private readonly localPresence: boolean;
   /** Carries `POST /disconnect` to every node (this one alone in memory mode). */
   private readonly control: Control;
   private readonly revocations: Revocations;
@@ -108,6 +110,7 @@ export class Hub {
       cluster.onResync(() => catchUp.resync());
     } else broker.subscribe((m) => this.fanOut(m));
     this.presence = cluster?.presence ?? new MemoryPresence(this.registry);
+    this.localPresence = cluster === undefined;
     this.control = cluster?.control ?? new MemoryControl();
     this.revocations =
       cluster?.revocations ??
@@ -187,6 +190,8 @@ export class Hub {
    * change that arrives later regroups the connection once it is registered.
    */
   async subscriberNow(sub: Subscriber): Promise<Subscriber> {
+    const known = this.subscriberKnown(sub);
+    if (known) return known;
     const watch = this.reading.get(sub.uid) ?? { readers: 0, changes: 0 };
     watch.readers++;
     this.reading.set(sub.uid, watch);
@@ -201,6 +206,18 @@ export class Hub {
     } finally {
       if (--watch.readers === 0) this.reading.delete(sub.uid);
     }
+  }
+
+  /**
+   * `subscriberNow` answered in this call when runtime groups are held in process (memory mode),
+   * so nothing can change between the read and the registration; `undefined` when they must be
+   * asked (Redis). A new stream then opens without a promise or a microtask turn.
+   */
+  subscriberKnown(sub: Subscriber): Subscriber | undefined {
+    const rg = this.runtimeGroups;
+    if (!rg.getNow) return undefined;
+    const groups = effectiveGroups(sub.groups, rg.getNow(sub.uid));
+    return groups === sub.groups ? sub : Object.freeze({ ...sub, groups: Object.freeze([...groups]) });
   }
 
   /**
@@ -262,10 +279,12 @@ export class Hub {
   openStream(sub: Subscriber, sink: SseSink, resumeId: string | undefined): StreamSession {
     const conn = new StreamSession(sub, sink, this.host, this.config.maxBufferedBytes);
     this.register(conn);
-    this.log.debug(
-      { uid: sub.uid, groups: sub.groups.length, resume: resumeId !== undefined },
-      'stream opened',
-    );
+    // No log object per stream when its line would not be written (production runs at warn).
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug(
+        { uid: sub.uid, groups: sub.groups.length, resume: resumeId !== undefined },
+        'stream opened',
+      );
     conn.open(this.broker, resumeId, this.config.retryMs);
     return conn;
   }
@@ -307,8 +326,24 @@ export class Hub {
 
   /** Publishes validated messages in order and reports, per message, who was reached. */
   async publish(inputs: readonly PublishInput[]): Promise<PushResult[]> {
+    return this.publishNow(inputs) ?? this.report(await this.broker.publish(inputs));
+  }
+
+  /**
+   * `publish` finished in this call when the broker stores in process and presence is this
+   * node's registry (memory mode); `undefined` when the broker must be asked (Redis), and then
+   * nothing was published. A push in memory mode then runs from its request's last byte to its
+   * answer without a promise: each async hop cost garbage and a microtask turn per push.
+   */
+  publishNow(inputs: readonly PublishInput[]): PushResult[] | undefined {
     this.checkOpen();
-    return this.report(await this.broker.publish(inputs));
+    if (!this.localPresence || !this.broker.publishNow) return undefined;
+    const messages = this.broker.publishNow(inputs);
+    this.metrics?.published.inc(messages.length);
+    return messages.map((m) => {
+      const delivered = this.registry.reach(m);
+      return { id: m.id, online: delivered > 0, delivered };
+    });
   }
 
   /**

@@ -9,20 +9,44 @@ export interface HubGauges {
   historyStreams(): number;
 }
 
+/**
+ * A label-less counter kept as a plain number and handed to prom-client only when scraped: the
+ * counters below are bumped once per push or delivery, and prom-client's `inc` hashes its
+ * (empty) label set on every call.
+ */
+class PlainCounter {
+  private n = 0;
+
+  constructor(opts: { name: string; help: string; registers: Registry[] }) {
+    const self = this;
+    new Counter({
+      ...opts,
+      collect() {
+        this.reset();
+        this.inc(self.n);
+      },
+    });
+  }
+
+  inc(v = 1): void {
+    this.n += v;
+  }
+}
+
 /** The counters the hub and routes increment. One registry per server, so tests stay isolated. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly published = new Counter({
+  readonly published = new PlainCounter({
     name: 'ssepush_messages_published_total',
     help: 'Messages accepted by POST /push',
     registers: [this.registry],
   });
-  readonly delivered = new Counter({
+  readonly delivered = new PlainCounter({
     name: 'ssepush_messages_delivered_total',
     help: 'Message deliveries written to SSE streams or long-poll answers',
     registers: [this.registry],
   });
-  readonly replayed = new Counter({
+  readonly replayed = new PlainCounter({
     name: 'ssepush_messages_replayed_total',
     help: 'Messages sent from history to resuming clients',
     registers: [this.registry],

@@ -126,7 +126,14 @@ export class Registry<T extends Entry> implements LocalPresence {
   }
 
   reach(t: Targets): number {
-    const out = new Set(t.exclude);
+    const x = t.exclude;
+    if (t.groups.length === 0 && t.to.length > 0 && (x === undefined || x.length === 0)) {
+      // The common push (to uids, nobody left out): no set to build.
+      let n = 0;
+      for (const uid of t.to) n += this.countOf(uid);
+      return n;
+    }
+    const out = new Set(x);
     if (t.to.length === 0 && t.groups.length === 0) {
       let n = this.all.size;
       for (const uid of out) n -= this.countOf(uid);

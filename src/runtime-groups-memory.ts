@@ -64,6 +64,10 @@ export class MemoryRuntimeGroups implements RuntimeGroups {
   }
 
   async get(uid: string): Promise<RuntimeDelta | undefined> {
+    return this.getNow(uid);
+  }
+
+  getNow(uid: string): RuntimeDelta | undefined {
     if (this.closed) throw closedError('runtime groups');
     const e = this.entries.get(uid);
     if (!e) return undefined;

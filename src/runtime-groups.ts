@@ -49,6 +49,11 @@ export interface RuntimeGroups {
   change(c: GroupChange): Promise<void>;
   /** What `uid` joined and left at run time; `undefined` when nothing (or it expired). */
   get(uid: string): Promise<RuntimeDelta | undefined>;
+  /**
+   * The same answer in this call, for a store held in process (memory); absent when the store
+   * must be asked (Redis). Lets a new connection open without waiting a turn for its groups.
+   */
+  getNow?(uid: string): RuntimeDelta | undefined;
   /** Registers the listener of every change (the hub: it regroups live connections). */
   subscribe(listener: GroupChangeListener): void;
   close(): Promise<void>;

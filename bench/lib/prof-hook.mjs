@@ -10,13 +10,27 @@ session.connect();
 const out = process.env.BENCH_PROFILE_OUT ?? `${process.cwd()}/warm.cpuprofile`;
 const interval = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 200);
 
+// BENCH_PROFILE_KIND=alloc records V8's sampling heap profiler instead (what is allocated, by
+// stack, during the round: the garbage a push leaves for the scavenger).
+const alloc = process.env.BENCH_PROFILE_KIND === 'alloc';
+
 process.on('SIGTTIN', () => {
+  if (alloc) {
+    session.post('HeapProfiler.enable', () =>
+      session.post('HeapProfiler.startSampling', {
+        samplingInterval: 256,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      }),
+    );
+    return;
+  }
   session.post('Profiler.enable', () =>
     session.post('Profiler.setSamplingInterval', { interval }, () => session.post('Profiler.start')),
   );
 });
 process.on('SIGTTOU', () => {
-  session.post('Profiler.stop', (err, r) => {
+  session.post(alloc ? 'HeapProfiler.stopSampling' : 'Profiler.stop', (err, r) => {
     if (err) process.stderr.write(`profile: ${err.message}\n`);
     else writeFileSync(out, JSON.stringify(r.profile));
   });

@@ -17,8 +17,25 @@ const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}$`);
 const PARAMETER = new RegExp(`^(${TOKEN})=(${TOKEN}|"(?:[^"\\\\]|\\\\.)*")$`);
 
+interface ContentType {
+  readonly type: string;
+  readonly charset: string | undefined;
+}
+
+/** The last header parsed and its result: publishers send the same Content-Type every time. */
+let lastHeader: string | undefined;
+let lastType: ContentType | undefined;
+
 /** `type/subtype` and `charset` of a Content-Type, or undefined when the header is malformed. */
-function contentType(header: string): { type: string; charset: string | undefined } | undefined {
+function contentType(header: string): ContentType | undefined {
+  if (header === lastHeader) return lastType;
+  const t = parseContentType(header);
+  lastHeader = header;
+  lastType = t;
+  return t;
+}
+
+function parseContentType(header: string): ContentType | undefined {
   const parts = header.split(';');
   const type = parts[0]!.trim().toLowerCase();
   if (!MEDIA_TYPE.test(type)) return undefined;
@@ -28,15 +45,23 @@ function contentType(header: string): { type: string; charset: string | undefine
     if (!m) return undefined;
     if (m[1]!.toLowerCase() === 'charset') charset = m[2]!.replace(/^"|"$/g, '').toLowerCase();
   }
-  return { type, charset };
+  return Object.freeze({ type, charset });
 }
 
 const DECODABLE = new Set(['utf-8', 'utf-16', 'utf-16le', 'utf-16be', 'iso-8859-1']);
 
+/** One decoder per charset: a call without `stream` starts from a clean state every time. */
+const decoders = new Map<string, TextDecoder>();
+
 /** Request body text as body-parser decoded it: the declared charset, a leading BOM dropped. */
 function decode(bytes: Buffer, charset: string): string {
   if (charset === 'iso-8859-1') return bytes.toString('latin1');
-  return new TextDecoder(charset).decode(bytes);
+  let d = decoders.get(charset);
+  if (!d) {
+    d = new TextDecoder(charset);
+    decoders.set(charset, d);
+  }
+  return d.decode(bytes);
 }
 
 const badJson = () => badRequest('request body is not valid JSON', 'bad_json');
@@ -44,8 +69,11 @@ const badJson = () => badRequest('request body is not valid JSON', 'bad_json');
 /** body-parser's strict JSON: empty is `{}`, anything but an object or an array is invalid. */
 function parseJson(text: string): unknown {
   if (text.length === 0) return {};
-  const first = /^[ \t\n\r]*([^ \t\n\r]|$)/.exec(text)?.[1];
-  if (first !== '{' && first !== '[') throw badJson();
+  let i = 0;
+  let c = text.charCodeAt(0);
+  // Skip JSON whitespace (space, tab, LF, CR) to the first significant character.
+  while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++i);
+  if (c !== 0x7b && c !== 0x5b) throw badJson();
   try {
     return JSON.parse(text);
   } catch {
@@ -136,7 +164,8 @@ export function readBody(
     if (failure) return done(failure);
     let body: Body;
     try {
-      const text = decode(Buffer.concat(chunks, received), charset);
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+      const text = decode(bytes, charset);
       body = { type, value: type === 'json' ? parseJson(text) : parseForm(text, charset) };
     } catch (err) {
       return done(err);

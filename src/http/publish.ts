@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics.js';
 import { normalizeName } from '../names.js';
 import { type ParsedPush, parseFormPush, parseJsonPush } from '../push-input.js';
 import { type Body, readBody } from './body.js';
-import { sendJson } from './errors.js';
+import { sendError, sendJson } from './errors.js';
 import type { Handler } from './route.js';
 import { tokenOf } from './token.js';
 
@@ -31,26 +31,36 @@ interface Once {
 
 /**
  * `POST /push`: publisher token, then the `Idempotency-Key` (optional, checked before the body is
- * read), then the body (JSON or web-msg-sender's form), then the hub.
+ * read), then the body (JSON or web-msg-sender's form), then the hub. In memory mode an unkeyed
+ * push is answered in the same call as its body's last byte (see `Hub.publishNow`): no promise
+ * is made for it anywhere; errors take the same `sendError` the edge would use.
  */
 export function pushRoute({ config, auth, hub, metrics, log, idempotency }: PublishDeps): Handler {
-  const answer = async (res: ServerResponse, body: Body, once: Once | undefined) => {
-    const started = process.hrtime.bigint();
+  const answer = (res: ServerResponse, body: Body, once: Once | undefined) => {
+    const started = performance.now();
     const parsed =
       body.type === 'form'
         ? parseFormPush(body.value, config.maxMessageBytes)
         : parseJsonPush(body.value, config.maxMessageBytes);
-    sendJson(res, 200, JSON.stringify(await publishParsed(hub, metrics, log, parsed, started, once)));
+    const out = publishParsed(hub, metrics, log, parsed, started, once);
+    if (out instanceof Promise) {
+      out.then(
+        (a) => sendJson(res, 200, JSON.stringify(a)),
+        (err: unknown) => sendError(res, err, log),
+      );
+    } else sendJson(res, 200, JSON.stringify(out));
   };
   return (req, res, query) => {
     auth.publisher(tokenOf({ headers: req.headers, query }));
     const key = parseIdempotencyKey(req.headers['idempotency-key']);
     const once = key === undefined ? undefined : { store: idempotency, key };
-    return new Promise((resolve, reject) => {
-      readBody(req, config.maxBodyBytes, (err, body) => {
-        if (err || !body) reject(err);
-        else answer(res, body, once).then(resolve, reject);
-      });
+    readBody(req, config.maxBodyBytes, (err, body) => {
+      try {
+        if (err !== undefined || body === undefined) throw err;
+        answer(res, body, once);
+      } catch (e) {
+        sendError(res, e, log);
+      }
     });
   };
 }
@@ -80,26 +90,53 @@ function namesParam(raw: string | string[] | undefined, name: string): string[] 
   });
 }
 
-/** Publishes validated messages and logs one line per message (no payload, no token). */
-async function publishParsed(
+/** The answer to a push: one result, or an array for a batch. */
+type Answer = PushResult | PushResult[];
+
+/**
+ * Publishes validated messages and logs one line per message (no payload, no token): at once
+ * when the hub can (memory mode, no key), else through the broker or the idempotency store.
+ */
+function publishParsed(
   hub: Hub,
   metrics: Metrics,
   log: Logger,
   parsed: ParsedPush,
-  started: bigint,
+  started: number,
   once: Once | undefined,
-): Promise<PushResult | PushResult[]> {
-  let results: PushResult[];
-  if (once) {
-    const r = await publishIdempotent(once.store, hub, once.key, parsed.inputs, parsed.batch);
-    if (r.replayed) {
-      metrics.idempotentReplays.inc();
-      log.info({ ids: r.answers.length, first: r.answers[0]?.id }, 'push replayed (Idempotency-Key)');
-      return parsed.batch ? r.answers : r.answers[0]!;
-    }
-    results = r.answers;
-  } else results = await hub.publish(parsed.inputs);
-  metrics.pushLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+): Answer | Promise<Answer> {
+  if (once) return publishKeyed(hub, metrics, log, parsed, started, once);
+  const now = hub.publishNow(parsed.inputs);
+  if (now) return published(metrics, log, parsed, started, now);
+  return hub.publish(parsed.inputs).then((r) => published(metrics, log, parsed, started, r));
+}
+
+async function publishKeyed(
+  hub: Hub,
+  metrics: Metrics,
+  log: Logger,
+  parsed: ParsedPush,
+  started: number,
+  once: Once,
+): Promise<Answer> {
+  const r = await publishIdempotent(once.store, hub, once.key, parsed.inputs, parsed.batch);
+  if (r.replayed) {
+    metrics.idempotentReplays.inc();
+    log.info({ ids: r.answers.length, first: r.answers[0]?.id }, 'push replayed (Idempotency-Key)');
+    return parsed.batch ? r.answers : r.answers[0]!;
+  }
+  return published(metrics, log, parsed, started, r.answers);
+}
+
+/** Records a publish's latency and log lines; returns its answer. */
+function published(
+  metrics: Metrics,
+  log: Logger,
+  parsed: ParsedPush,
+  started: number,
+  results: PushResult[],
+): Answer {
+  metrics.pushLatency.observe((performance.now() - started) / 1000);
   // No log object per message when its line would not be written (production runs at warn).
   if (!log.isLevelEnabled('info')) return parsed.batch ? results : results[0]!;
   for (const [i, r] of results.entries()) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Auth } from '../auth.js';
+import type { Auth, Subscriber } from '../auth.js';
 import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
 import type { Hub } from '../hub.js';
@@ -7,7 +7,7 @@ import { pollJson } from '../message.js';
 import { COMMON_HEADERS, sendJson } from './errors.js';
 import type { Handler } from './route.js';
 import { socketSink } from './socket-sink.js';
-import { queryString, resumeIdOf, tokenOf } from './token.js';
+import { queryString, resumeIdOf, type TokenSource, tokenOf } from './token.js';
 
 /** Headers of every SSE response, in one place: no caching, no proxy buffering. */
 export const SSE_HEADERS = {
@@ -30,13 +30,7 @@ export const MAX_POLL_TIMEOUT_SECONDS = 60;
 export function eventsRoute(auth: Auth, hub: Hub, config: Config): Handler {
   // A stream's heartbeats are writes that complete for a reading client: never cut between them.
   const stallMs = Math.max(config.writeStallMs, 3 * config.heartbeatMs);
-  return async (req: IncomingMessage, res: ServerResponse, query) => {
-    const r = { headers: req.headers, query };
-    const token = auth.subscriber(tokenOf(r));
-    const loading = hub.revocationsLoading();
-    if (loading) await loading;
-    hub.checkRevoked(token);
-    const sub = await hub.subscriberNow(token);
+  const open = (req: IncomingMessage, res: ServerResponse, r: TokenSource, sub: Subscriber) => {
     hub.admit(sub);
     const resumeId = resumeIdOf(r);
     // A HEAD answer has no body, so it must not become a stream: Node would never even send its
@@ -54,6 +48,23 @@ export function eventsRoute(auth: Auth, hub: Hub, config: Config): Handler {
     const conn = hub.openStream(sub, socketSink(res), resumeId);
     res.on('close', () => hub.closeStream(conn));
     if (req.socket.destroyed) hub.closeStream(conn);
+  };
+  return (req: IncomingMessage, res: ServerResponse, query) => {
+    const r = { headers: req.headers, query };
+    const token = auth.subscriber(tokenOf(r));
+    // After a control-channel gap (Redis mode) the revocations are reloaded first.
+    const loading = hub.revocationsLoading();
+    if (loading) {
+      return loading
+        .then(() => hub.checkRevoked(token))
+        .then(() => hub.subscriberNow(token))
+        .then((sub) => open(req, res, r, sub));
+    }
+    hub.checkRevoked(token);
+    // Memory mode knows the runtime groups now: the stream opens in this call, no promise made.
+    const known = hub.subscriberKnown(token);
+    if (known) return open(req, res, r, known);
+    return hub.subscriberNow(token).then((sub) => open(req, res, r, sub));
   };
 }
 
