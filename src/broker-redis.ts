@@ -16,7 +16,7 @@ import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
 import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
-import { createRedisClients, type RedisClient } from './redis-connect.js';
+import { closeClients, createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
 import { RedisRevocations } from './revocations-redis.js';
@@ -332,11 +332,8 @@ export class RedisBroker implements Broker, OnceBroker {
     await this.revocations.close();
     await this.control.close();
     await this.runtimeGroups.close();
-    if (this.opts.ownsClients) {
-      await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
-      this.pub.disconnect();
-      this.sub.disconnect();
-    } else if (this.sub.status === 'ready') {
+    if (this.opts.ownsClients) await closeClients([this.pub, this.sub]);
+    else if (this.sub.status === 'ready') {
       await this.sub.unsubscribe(this.channel).catch(() => {});
     }
   }
@@ -483,8 +480,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
   const { pub, sub, kind } = await createRedisClients(config, log);
   const wait = config.redis?.waitReplicas ?? 0;
   if (kind === 'cluster' && wait > 0) {
-    pub.disconnect();
-    sub.disconnect();
+    await closeClients([pub, sub]);
     throw new Error('REDIS_WAIT_REPLICAS is not supported on cluster-mode Redis');
   }
   const broker = new RedisBroker({

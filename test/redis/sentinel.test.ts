@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseId } from '../../src/ids.js';
 import { openEvents, type SpawnedServer, subToken } from '../helpers.js';
 import { redisSkipReason } from '../redis-server.js';
-import { type PushAnswer, pushTo, spawnNodes, stopAll } from './cluster-helpers.js';
+import { eventually, type PushAnswer, pushTo, spawnNodes, stopAll } from './cluster-helpers.js';
 import { Resuming } from './resuming.js';
 import { type SentinelSet, startSentinels } from './topologies.js';
 
@@ -272,5 +272,81 @@ describe.skipIf(skip !== undefined)(
       },
       120_000,
     );
+  },
+);
+
+describe.skipIf(skip !== undefined)(
+  `Sentinel failover while the first sentinel hangs${skip ? ` (${skip})` : ''}`,
+  () => {
+    let set: SentinelSet;
+    let node: SpawnedServer | undefined;
+
+    beforeAll(async () => {
+      set = await startSentinels(1, 1000);
+      [node] = await spawnNodes(1, '', {
+        REDIS_URL: '',
+        REDIS_SENTINELS: set.sentinels,
+        REDIS_SENTINEL_NAME: set.name,
+      });
+    }, 120_000);
+    afterAll(async () => {
+      for (const s of set?.sentinelProcs ?? []) s.proc.kill('SIGCONT');
+      if (node) await stopAll([node]);
+      await set?.close();
+    });
+
+    // The failing path of the failover defect, held open on purpose: the node's clients reconnect
+    // after the kill by asking the first sentinel, which hangs, while the other two elect the
+    // replica and announce `+switch-master`. ioredis's failover detector of the lost connection
+    // then aborts that pending attempt, and ioredis leaves such a client ended for good: before
+    // the fix the node answered 503 from then on. It must come back by itself.
+    it('a client ioredis ends during the failover is connected again: the node recovers and delivers', async () => {
+      const n = node!;
+      const tok = subToken('hang');
+      const sub = new Resuming(n, tok);
+      try {
+        await eventually(
+          async () => (await pushTo(n, { to: 'hang', data: { i: 0 } })).status === 200,
+          10_000,
+          'a first push',
+        );
+        const first = set.sentinelProcs[0]!;
+        first.proc.kill('SIGSTOP');
+        try {
+          await set.primary.kill();
+          await eventually(
+            async () => (await set.currentPrimaryPort(1)) === set.replicas[0]!.port,
+            30_000,
+            'the other sentinels to promote the replica',
+          );
+          // Let the detector's `+switch-master` reach the node while its attempt still waits.
+          await sleep(300);
+        } finally {
+          first.proc.kill('SIGCONT');
+        }
+        const ms = await eventually(
+          async () => (await fetch(`${n.url}/healthz`)).status === 200,
+          30_000,
+          'the node to be healthy again',
+        );
+        let id = '';
+        await eventually(
+          async () => {
+            const r = await pushTo(n, { to: 'hang', data: { after: true } });
+            id = r.body.id ?? '';
+            return r.status === 200;
+          },
+          10_000,
+          'a push after the failover',
+        );
+        await eventually(() => sub.ids.includes(id), 10_000, 'the subscriber to get it');
+        const revived = (n.output().match(/gave up reconnecting/g) ?? []).length;
+        console.log(
+          `hanging-sentinel failover: healthy ${ms} ms after the promotion was visible; clients ioredis had ended and the node connected again: ${revived}`,
+        );
+      } finally {
+        await sub.stop();
+      }
+    }, 120_000);
   },
 );
