@@ -173,7 +173,7 @@ export class RedisBroker implements Broker, OnceBroker {
    */
   async ready(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.healthy) {
+    while (!this.connected) {
       if (this.closed) throw closedError('broker');
       if (Date.now() > deadline) throw unavailable('redis is not reachable', 'backend_unavailable');
       await new Promise((r) => setTimeout(r, 20));
@@ -182,7 +182,15 @@ export class RedisBroker implements Broker, OnceBroker {
     await this.revocations.load();
   }
 
+  /**
+   * Subscribed, both connections up, and the revocations mirror complete: a node that would
+   * refuse connects (503 while revocations reload after a gap) is not healthy either.
+   */
   get healthy(): boolean {
+    return this.connected && this.revocations.ready;
+  }
+
+  private get connected(): boolean {
     return !this.closed && this.subscribed && this.pub.status === 'ready' && this.sub.status === 'ready';
   }
 
