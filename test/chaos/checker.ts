@@ -44,8 +44,7 @@ export interface ChaosOptions {
   /** Runtime group joins and leaves (`POST /groups`) in the mix; default true. */
   readonly groupChanges?: boolean;
   /**
-   * Backend disruptions (Redis mode): about one operation in `every` is the next of `list`, in
-   * turn. It begins while nothing is in flight; until it has ended and `/healthz` answers 200
+   * Backend disruptions (Redis mode): every `every`-th operation is the next of `list`, in turn. It begins while nothing is in flight; until it has ended and `/healthz` answers 200
    * again, a push must answer 503. Streams the server ends when its subscription is back count
    * as dropped clients (they resume); streams it keeps must simply go on, nothing missed.
    */
@@ -489,8 +488,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       const r = rnd();
       const extra = opts.outbox || opts.keyedRetries ? rnd() : 1;
       const g = opts.groupChanges === false ? 1 : rnd();
-      const d = disruptions ? rnd() : 1;
-      if (disruptions && d < 1 / disruptions.every) {
+      if (disruptions && op > 0 && op % disruptions.every === 0) {
         await disrupt(op, disruptions.list[nextDisruption++ % disruptions.list.length]!);
       } else if (g < 0.02) {
         await regroup(op);

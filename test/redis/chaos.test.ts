@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisBroker } from '../../src/broker-redis.js';
 import { runChaos } from '../chaos/checker.js';
+import { redisOutage } from '../chaos/disruptions.js';
 import { startServer, type TestServer } from '../helpers.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
 
@@ -16,7 +17,8 @@ describe.skipIf(skip !== undefined)(`chaos on Redis${skip ? ` (${skip})` : ''}`,
   let redis: TestRedis;
   let s: TestServer;
   beforeAll(async () => {
-    redis = await startRedis();
+    // Kept across its restarts (append-only file): an outage is a blip, not a wiped Redis.
+    redis = await startRedis({ persist: true });
     s = await startServer(
       {
         REDIS_URL: redis.url,
@@ -32,10 +34,18 @@ describe.skipIf(skip !== undefined)(`chaos on Redis${skip ? ` (${skip})` : ''}`,
     await redis?.close();
   });
 
-  it('3,000 operations on Redis: no loss, no duplicate, no reorder, reset exactly when the window was exceeded', async () => {
+  it('3,000 operations on Redis with two Redis outages: no loss, no duplicate, no reorder, reset exactly when the window was exceeded', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? 20261128);
-    const stats = await runChaos(s, { ops: 3000, seed, historySize: HISTORY_SIZE });
+    const stats = await runChaos(s, {
+      ops: 3000,
+      seed,
+      historySize: HISTORY_SIZE,
+      disruptions: { every: 1000, list: [redisOutage(redis, 500)] },
+    });
+    console.log(`chaos on Redis, seed ${seed}: ${JSON.stringify(stats)}`);
     expect(stats.ops).toBe(3000);
     expect(stats.replays).toBeGreaterThan(10);
-  }, 120_000);
+    expect(stats.disruptions).toBe(2);
+    expect(stats.joins + stats.leaves).toBeGreaterThan(10);
+  }, 180_000);
 });
