@@ -488,6 +488,15 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       const r = rnd();
       const extra = opts.outbox || opts.keyedRetries ? rnd() : 1;
       const g = opts.groupChanges === false ? 1 : rnd();
+      // A recovering server may end streams again a little later (a second `+switch-master`
+      // moves its subscription once more): those are dropped clients too.
+      if (disruptions) {
+        for (const c of sse) {
+          if (!c.conn?.closed) continue;
+          await disconnect(op, c, false);
+          stats.endedByRecovery++;
+        }
+      }
       if (disruptions && op > 0 && op % disruptions.every === 0) {
         await disrupt(op, disruptions.list[nextDisruption++ % disruptions.list.length]!);
       } else if (g < 0.02) {
