@@ -313,6 +313,14 @@ describe.skipIf(skip !== undefined)(
           10_000,
           'a first push',
         );
+        // The replica holds everything before the kill: the history (and its epoch) survives.
+        const primary = new Redis({ port: set.primary.port, host: '127.0.0.1' });
+        try {
+          await primary.incr('sync');
+          expect(await primary.wait(1, 10_000)).toBe(1);
+        } finally {
+          primary.disconnect();
+        }
         const first = set.sentinelProcs[0]!;
         first.proc.kill('SIGSTOP');
         try {
