@@ -19,7 +19,7 @@ import type { Logger } from './logger.js';
 import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
 import { keyBytes } from './names.js';
 import { RedisPresence } from './presence-redis.js';
-import { createRedisClients, type RedisClient } from './redis-connect.js';
+import { closeClients, createRedisClients, type RedisClient } from './redis-connect.js';
 import { redisErrorLog } from './redis-log.js';
 import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
 import { RedisRevocations } from './revocations-redis.js';
@@ -186,7 +186,7 @@ export class RedisBroker implements Broker, OnceBroker {
    */
   async ready(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.healthy) {
+    while (!this.connected) {
       if (this.closed) throw closedError('broker');
       if (Date.now() > deadline) throw unavailable('redis is not reachable', 'backend_unavailable');
       await new Promise((r) => setTimeout(r, 20));
@@ -196,7 +196,15 @@ export class RedisBroker implements Broker, OnceBroker {
     await this.disconnectNotices.load();
   }
 
+  /**
+   * Subscribed, both connections up, and the revocations mirror complete: a node that would
+   * refuse connects (503 while revocations reload after a gap) is not healthy either.
+   */
   get healthy(): boolean {
+    return this.connected && this.revocations.ready;
+  }
+
+  private get connected(): boolean {
     return !this.closed && this.subscribed && this.pub.status === 'ready' && this.sub.status === 'ready';
   }
 
@@ -402,11 +410,8 @@ export class RedisBroker implements Broker, OnceBroker {
     await this.disconnectNotices.close();
     await this.control.close();
     await this.runtimeGroups.close();
-    if (this.opts.ownsClients) {
-      await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
-      this.pub.disconnect();
-      this.sub.disconnect();
-    } else if (this.sub.status === 'ready') {
+    if (this.opts.ownsClients) await closeClients([this.pub, this.sub]);
+    else if (this.sub.status === 'ready') {
       await this.sub.unsubscribe(this.channel).catch(() => {});
     }
   }
@@ -553,8 +558,7 @@ export async function createRedisBroker(config: Config, log?: Logger): Promise<R
   const { pub, sub, kind } = await createRedisClients(config, log);
   const wait = config.redis?.waitReplicas ?? 0;
   if (kind === 'cluster' && wait > 0) {
-    pub.disconnect();
-    sub.disconnect();
+    await closeClients([pub, sub]);
     throw new Error('REDIS_WAIT_REPLICAS is not supported on cluster-mode Redis');
   }
   const broker = new RedisBroker({

@@ -31,6 +31,16 @@ const BASE: RedisOptions = {
   lazyConnect: true,
 };
 
+/**
+ * How long a sentinel may take to name the primary before the next one is asked. Without it a
+ * sentinel whose process hangs (its kernel still accepts the connection) holds a reconnecting
+ * client forever; sentinels answer in microseconds, so this only skips a stuck one.
+ */
+const SENTINEL_COMMAND_TIMEOUT_MS = 5000;
+
+/** Clients ended on purpose (`closeClients`): their `end` is final. */
+const released = new WeakSet<RedisClient>();
+
 /** `redis://user:***@host:port/db`: the URL with its password masked, for messages and logs. */
 export function maskUrl(url: string): string {
   try {
@@ -71,10 +81,51 @@ function nodeOptions(s: RedisSettings): RedisOptions & { host?: string; port?: n
     // TLS (if any) is for the data nodes; the sentinels themselves are asked in plain text.
     if (tls) o.enableTLSForSentinelMode = true;
     o.sentinelRetryStrategy = retryStrategy;
-    // Reconnect at once when the sentinels announce a new primary, not at the next failure.
+    o.sentinelCommandTimeout = SENTINEL_COMMAND_TIMEOUT_MS;
+    // Reconnect at once when the sentinels announce a new primary, not at the next failure. The
+    // detector can also end a reconnecting client for good: see `keepConnecting`.
     o.failoverDetector = true;
+    // A primary demoted under a live connection answers writes with READONLY: ask the sentinels
+    // again rather than failing every publish until something else breaks the connection.
+    o.reconnectOnError = (err) => err.message.startsWith('READONLY');
   }
   return o;
+}
+
+/**
+ * Connects `client` again whenever ioredis gives up on it (status `end`) without being asked.
+ * ioredis 5 does that in Sentinel mode with `failoverDetector`: the detector of a connection that
+ * broke by itself (a primary killed with -9) keeps listening, and when its `+switch-master`
+ * arrives while the client is asking a sentinel for the primary, it aborts that attempt ("Connection
+ * is closed"), and a client whose connect fails that way is left in `end`, where it never retries.
+ * Under load that window is wide: the node stayed unhealthy for good after a failover, and its
+ * streams missed messages. A client ended by `closeClients` stays ended.
+ */
+function keepConnecting(client: Redis, log?: Logger): void {
+  let attempts = 0;
+  client.on('ready', () => {
+    attempts = 0;
+  });
+  client.on('end', () => {
+    if (released.has(client)) return;
+    const delayMs = retryStrategy(++attempts);
+    log?.warn(
+      { client: client.options.connectionName, delayMs },
+      'redis client gave up reconnecting; connecting it again',
+    );
+    setTimeout(() => {
+      if (released.has(client) || client.status !== 'end') return;
+      // A failure ends it again (and lands here), or leaves it to ioredis's own retries.
+      client.connect().catch(() => {});
+    }, delayMs).unref();
+  });
+}
+
+/** Ends clients for good: QUIT where it can be sent, then the socket; they are not reconnected. */
+export async function closeClients(clients: readonly RedisClient[]): Promise<void> {
+  for (const c of clients) released.add(c);
+  await Promise.allSettled(clients.map((c) => c.quit()));
+  for (const c of clients) c.disconnect();
 }
 
 /** Where the clients connect, for messages: never the password. */
@@ -134,7 +185,11 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   const pub = new Redis({ ...opts, connectionName: 'ssepush-pub' });
   const sub = new Redis({ ...opts, connectionName: 'ssepush-sub', autoResubscribe: false });
   await connectAll([pub, sub], target, log);
-  if (s.sentinels.length > 0) return { pub, sub, kind: 'sentinel' };
+  if (s.sentinels.length > 0) {
+    keepConnecting(pub, log);
+    keepConnecting(sub, log);
+    return { pub, sub, kind: 'sentinel' };
+  }
   let cluster: boolean;
   try {
     cluster = await clusterEnabled(pub);
@@ -143,7 +198,11 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
     sub.disconnect();
     throw new Error(`cannot use Redis at ${target}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (!cluster) return { pub, sub, kind: 'single' };
+  if (!cluster) {
+    keepConnecting(pub, log);
+    keepConnecting(sub, log);
+    return { pub, sub, kind: 'single' };
+  }
   pub.disconnect();
   log?.info('redis runs in cluster mode; using a cluster client (all ssepush keys in one slot)');
   // Node connections get only credentials and TLS: the cluster client manages their queueing
@@ -177,6 +236,7 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
     moveToAnotherNode(sub, cpub);
     return retryStrategy(times);
   };
+  keepConnecting(sub, log);
   return { pub: cpub, sub, kind: 'cluster' };
 }
 

@@ -124,14 +124,14 @@ export class RedisRevocations implements Revocations {
 
   /**
    * Loads until it succeeds (or the store closes): soon after a blip (the subscriber connection
-   * may be back before the command connection), then up to a second apart.
+   * may be back before the command connection), then up to a quarter of a second apart.
    */
   private async reload(): Promise<void> {
     for (let attempt = 1; !this.closed && !this.loaded; attempt++) {
       try {
         await this.load();
       } catch {
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)).unref());
+        await new Promise((r) => setTimeout(r, Math.min(250, 50 * attempt)).unref());
       }
     }
   }
@@ -158,6 +158,11 @@ export class RedisRevocations implements Revocations {
     if (Number(ok) !== 1) throw tooManyRevocations(max);
     // This node refuses at once, before its own command comes back from the channel.
     for (const u of unique) this.table.set(u, atSec);
+  }
+
+  /** Whether the mirror is complete: connects are refused (503) until it is. */
+  get ready(): boolean {
+    return this.loaded && !this.closed;
   }
 
   isRevoked(uid: string, iat: number | undefined): boolean {

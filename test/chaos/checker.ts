@@ -1,13 +1,16 @@
 /**
  * A seeded, reproducible delivery checker. It drives a real server over HTTP with a random mix
  * of pushes (to uids, groups, both, everyone, batches; some excluding uids), kicks
- * (`POST /disconnect` of a uid), SSE clients that connect, resume (with
- * their last id, without one, with a garbage id, with a stale id) and drop, and long-poll
- * clients that poll at once or wait. Operations run one after another, so a model of the
- * server's history (one ring of HISTORY_SIZE per stream) knows at every step what each client
- * must get: every message addressed to it (and not excluding its uid) after its resume point, in
- * order, once, or a `reset` exactly when a stream it reads has evicted a message after that point;
- * a kicked stream ends with `event: disconnect` (no id) after what it had received.
+ * (`POST /disconnect` of a uid), runtime group joins and leaves (`POST /groups`), SSE clients
+ * that connect, resume (with their last id, without one, with a garbage id, with a stale id) and
+ * drop, long-poll clients that poll at once or wait, and, when the caller provides them, backend
+ * disruptions (a Redis outage, a Sentinel failover). Operations run one after another, so a model
+ * of the server's history (one ring of HISTORY_SIZE per stream) knows at every step what each
+ * client must get: every message addressed to it (and not excluding its uid) after its resume
+ * point, in order, once, or a `reset` exactly when a stream it reads has evicted a message after
+ * that point; a kicked stream ends with `event: disconnect` (no id) after what it had received.
+ * Groups: a live stream gets a group's messages from the acknowledged join on and none after the
+ * acknowledged leave; a replay or poll covers the groups the client has at that time.
  */
 
 import jwt from 'jsonwebtoken';
@@ -23,6 +26,7 @@ import {
   TEST_SECRET,
   type TestServer,
 } from '../helpers.js';
+import { Model, prng, type Sent } from './model.js';
 
 export interface ChaosOptions {
   readonly ops: number;
@@ -38,8 +42,25 @@ export interface ChaosOptions {
    */
   readonly outbox?: (body: unknown) => Promise<void>;
   readonly keyedRetries?: boolean;
+  /** Runtime group joins and leaves (`POST /groups`) in the mix; default true. */
+  readonly groupChanges?: boolean;
+  /**
+   * Backend disruptions (Redis mode): every `every`-th operation is the next of `list`, in turn. It begins while nothing is in flight; until it has ended and `/healthz` answers 200
+   * again, a push must answer 503. Streams the server ends when its subscription is back count
+   * as dropped clients (they resume); streams it keeps must simply go on, nothing missed.
+   */
+  readonly disruptions?: { readonly every: number; readonly list: readonly Disruption[] };
   /** Progress callback, every 1000 operations. */
   readonly progress?: (done: number, stats: ChaosStats) => void;
+}
+
+/** A backend failure the checker puts in its schedule (see `ChaosOptions.disruptions`). */
+export interface Disruption {
+  readonly name: string;
+  /** Takes the backend away (e.g. stops Redis, kills the Sentinel primary). */
+  begin(): Promise<void>;
+  /** Brings it back (or waits until it is back); the checker then waits for `/healthz`. */
+  end(): Promise<void>;
 }
 
 export interface ChaosStats {
@@ -58,6 +79,12 @@ export interface ChaosStats {
   /** `POST /disconnect` calls, and the streams they ended. */
   kicks: number;
   kicked: number;
+  /** Acknowledged `POST /groups` joins and leaves. */
+  joins: number;
+  leaves: number;
+  /** Disruptions, and the streams the server ended when it recovered from one. */
+  disruptions: number;
+  endedByRecovery: number;
 }
 
 /** A failed check: carries the seed and operation so the run can be reproduced. */
@@ -65,92 +92,25 @@ export class ChaosError extends Error {
   override name = 'ChaosError';
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Sent {
-  seq: number;
-  to: string[];
-  groups: string[];
-  exclude: string[];
-}
-
-/** The model: every message and, per stream, the ring the server keeps and what it evicted. */
-class Model {
-  readonly log: Sent[] = [];
-  lastSeq = 0;
-  epoch = '';
-  private readonly rings = new Map<string, number[]>();
-  private readonly evicted = new Map<string, number>();
-
-  constructor(private readonly size: number) {}
-
-  append(m: Sent): void {
-    this.log.push(m);
-    this.lastSeq = m.seq;
-    const streams =
-      m.to.length === 0 && m.groups.length === 0
-        ? ['*']
-        : [...m.to.map((u) => `u:${u}`), ...m.groups.map((g) => `g:${g}`)];
-    for (const s of streams) {
-      let ring = this.rings.get(s);
-      if (!ring) {
-        ring = [];
-        this.rings.set(s, ring);
-      }
-      ring.push(m.seq);
-      if (ring.length > this.size) this.evicted.set(s, ring.shift()!);
-    }
-  }
-
-  /** True when a replay after `after` would miss something a stream of `c` has evicted. */
-  incomplete(c: Client, after: number): boolean {
-    for (const s of [`u:${c.uid}`, ...c.groups.map((g) => `g:${g}`), '*']) {
-      if ((this.evicted.get(s) ?? 0) > after) return true;
-    }
-    return false;
-  }
-
-  addressed(c: Client, m: Sent): boolean {
-    if (m.exclude.includes(c.uid)) return false;
-    if (m.to.length === 0 && m.groups.length === 0) return true;
-    return m.to.includes(c.uid) || m.groups.some((g) => c.groups.includes(g));
-  }
-
-  /** Seqs addressed to `c` in (after, upTo], in order. */
-  between(c: Client, after: number, upTo = this.lastSeq): number[] {
-    const out: number[] = [];
-    // Seqs are 1..lastSeq in log order (the checker is the only publisher).
-    for (let i = after; i < upTo && i < this.log.length; i++) {
-      const m = this.log[i]!;
-      if (this.addressed(c, m)) out.push(m.seq);
-    }
-    return out;
-  }
-}
-
 interface Client {
   readonly name: string;
   readonly kind: 'sse' | 'poll';
   readonly uid: string;
-  readonly groups: string[];
+  /** The groups its token names (runtime changes are in the model). */
+  readonly tokenGroups: string[];
   /** The id it would resume from (as a browser keeps it), or undefined before its first contact. */
   lastId: string | undefined;
   /** Ids it has held before, to resume from a stale one on purpose. */
   history: string[];
   conn: SseClient | undefined;
-  /** Where the open connection started: everything addressed after it must arrive. */
+  /** Where the open connection started. */
   start: number;
   expectReset: boolean;
+  /**
+   * What the open connection must get, in order: its replay (the groups it had when it
+   * connected), then each message published while it was open that its groups then addressed.
+   */
+  expected: number[];
 }
 
 const EVENT = 'chaos';
@@ -175,6 +135,10 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     excludes: 0,
     kicks: 0,
     kicked: 0,
+    joins: 0,
+    leaves: 0,
+    disruptions: 0,
+    endedByRecovery: 0,
   };
   const uids = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
   const groupNames = ['g0', 'g1', 'g2', 'g3'];
@@ -185,21 +149,27 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       name: `${kind}${i}`,
       kind,
       uid: pick(uids),
-      groups,
+      tokenGroups: groups,
       lastId: undefined,
       history: [],
       conn: undefined,
       start: 0,
       expectReset: false,
+      expected: [],
     };
   };
   for (let i = 0; i < (opts.sseClients ?? 12); i++) clients.push(make('sse', i));
   for (let i = 0; i < (opts.pollClients ?? 8); i++) clients.push(make('poll', i));
-  const tokens = new Map(clients.map((c) => [c, subToken(c.uid, { groups: c.groups })]));
+  const tokens = new Map(clients.map((c) => [c, subToken(c.uid, { groups: c.tokenGroups })]));
   const fail = (op: number, c: Client | undefined, what: string): never => {
     throw new ChaosError(
-      `chaos seed ${opts.seed}, operation ${op}${c ? `, client ${c.name} (uid ${c.uid}, groups [${c.groups}])` : ''}: ${what}`,
+      `chaos seed ${opts.seed}, operation ${op}${c ? `, client ${c.name} (uid ${c.uid}, groups [${model.groupsOf(c)}])` : ''}: ${what}`,
     );
+  };
+  /** A message the server accepted: into history, and due to every open stream it addresses now. */
+  const record = (m: Sent): void => {
+    model.append(m);
+    for (const c of clients) if (c.conn && model.addressed(c, m)) c.expected.push(m.seq);
   };
   const idOf = (seq: number) => formatId(model.epoch, seq);
   const seqOf = (id: string | undefined) => parseId(id)?.seq ?? -1;
@@ -221,7 +191,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       if (first.event !== 'reset') fail(op, c, `expected a reset, got ${first.event} ${first.id}`);
       if (seqOf(first.id) !== c.start) fail(op, c, `reset carries ${first.id}, expected ${idOf(c.start)}`);
     }
-    const want = model.between(c, c.start);
+    const want = c.expected;
     for (const [i, e] of evs.entries()) {
       if (e.event === 'reset') fail(op, c, `unexpected reset ${e.id} (the window was not exceeded)`);
       if (seqOf(e.id) !== want[i]) {
@@ -234,7 +204,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     }
     // Every message up to the last id it has seen (bare ids included) must have arrived.
     const seen = Math.max(seqOf(conn.lastId), c.start);
-    const upToSeen = model.between(c, c.start, seen).length;
+    const upToSeen = want.filter((seq) => seq <= seen).length;
     if (evs.length < upToSeen)
       fail(op, c, `saw id ${conn.lastId} but only ${evs.length} of ${upToSeen} messages`);
     if (final && evs.length !== want.length) fail(op, c, `got ${evs.length} of ${want.length} messages`);
@@ -252,6 +222,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       resumeId !== undefined && parseId(resumeId)?.epoch === model.epoch && resumeSeq <= model.lastSeq;
     c.expectReset = resumeId !== undefined && (!validResume || model.incomplete(c, resumeSeq));
     c.start = validResume && !c.expectReset ? resumeSeq : model.lastSeq;
+    c.expected = model.between(c, c.start);
     if (c.expectReset) stats.resets++;
     else if (resumeId !== undefined) stats.replays++;
     const conn = await openEvents(s.url, tokens.get(c)!, resumeId);
@@ -266,7 +237,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
   const disconnect = async (op: number, c: Client, graceful: boolean): Promise<void> => {
     const conn = c.conn!;
     if (graceful) {
-      const want = model.between(c, c.start).length + (c.expectReset ? 1 : 0);
+      const want = c.expected.length + (c.expectReset ? 1 : 0);
       await conn
         .waitForEvents(want, 5000)
         .catch(() => fail(op, c, `only ${conn.events.length} of ${want} events arrived`));
@@ -374,6 +345,68 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     stats.kicks++;
   };
 
+  /** A runtime join or leave of one group by one uid, acknowledged before the model has it. */
+  const regroup = async (op: number): Promise<void> => {
+    const uid = pick(uids);
+    const group = pick(groupNames);
+    const join = rnd() < 0.5;
+    // Everything published so far must have reached the uid's open streams (their replays over)
+    // before the change, or whether it counts for them would be a race: a probe to the uid
+    // arrives after all of it.
+    const open = sse.filter((c) => c.conn && c.uid === uid);
+    if (open.length > 0) {
+      await push(op, [{ to: [uid] }]);
+      for (const c of open) {
+        const conn = c.conn!;
+        const want = c.expected.length + (c.expectReset ? 1 : 0);
+        await conn
+          .waitForEvents(want, 5000)
+          .catch(() =>
+            fail(op, c, `only ${conn.events.length} of ${want} events arrived before a group change`),
+          );
+      }
+    }
+    const res = await fetch(`${s.url}/groups`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CONTROL}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ uid, [join ? 'join' : 'leave']: group }),
+    });
+    if (res.status !== 200) fail(op, undefined, `groups answered ${res.status}: ${await res.text()}`);
+    model.change(uid, group, join);
+    if (join) stats.joins++;
+    else stats.leaves++;
+  };
+
+  /** One backend disruption: 503 while it lasts, then recovery without loss (see `disruptions`). */
+  const disrupt = async (op: number, d: Disruption): Promise<void> => {
+    await d.begin();
+    const r = await s.push({ to: [pick(uids)], event: EVENT, data: { op, during: d.name } });
+    if (r.status !== 503)
+      fail(op, undefined, `push during ${d.name} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    await d.end();
+    const t0 = Date.now();
+    while ((await fetch(`${s.url}/healthz`)).status !== 200) {
+      if (Date.now() - t0 > 60_000) fail(op, undefined, `not healthy 60 s after ${d.name}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // Healthy means subscribed again: a server that ends its streams on recovery has ended them.
+    const open = sse.filter((c) => c.conn);
+    const ended = open.length - s.server.hub.counts.streams;
+    if (ended > 0) {
+      const t1 = Date.now();
+      while (open.filter((c) => c.conn!.closed).length < ended) {
+        if (Date.now() - t1 > 5000) fail(op, undefined, `${ended} streams ended by the server, fewer closed`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      for (const c of open) {
+        if (!c.conn!.closed) continue;
+        await disconnect(op, c, false);
+        stats.endedByRecovery++;
+      }
+    }
+    stats.disruptions++;
+  };
+
   const push = async (
     op: number,
     items: { to?: string[]; group?: string[]; exclude?: string[] }[],
@@ -386,7 +419,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       const seq = seqOf(res.id);
       if (seq !== model.lastSeq + 1) fail(op, undefined, `push got ${res.id} after ${idOf(model.lastSeq)}`);
       const item = items[i]!;
-      model.append({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+      record({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
       if (item.exclude) stats.excludes++;
     }
     stats.pushes++;
@@ -416,7 +449,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     if (seqs.length !== 1 || seqs[0] !== model.lastSeq + 1) {
       fail(op, undefined, `outbox row published as ${seqs.map(idOf)} after ${idOf(model.lastSeq)}`);
     }
-    model.append({ seq: seqs[0]!, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+    record({ seq: seqs[0]!, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
     stats.pushes++;
     stats.messages++;
   };
@@ -443,7 +476,7 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     if (again.id !== first.id) fail(op, undefined, `keyed retry answered ${again.id}, first ${first.id}`);
     const seq = seqOf(first.id);
     if (seq !== model.lastSeq + 1) fail(op, undefined, `push got ${first.id} after ${idOf(model.lastSeq)}`);
-    model.append({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
+    record({ seq, to: item.to ?? [], groups: item.group ?? [], exclude: item.exclude ?? [] });
     stats.pushes++;
     stats.messages++;
   };
@@ -466,10 +499,26 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
   const sse = clients.filter((c) => c.kind === 'sse');
   const pollers = clients.filter((c) => c.kind === 'poll');
   try {
+    const disruptions = opts.disruptions;
+    let nextDisruption = 0;
     for (let op = 0; op < opts.ops; op++) {
       const r = rnd();
       const extra = opts.outbox || opts.keyedRetries ? rnd() : 1;
-      if (opts.outbox && extra < 0.1) {
+      const g = opts.groupChanges === false ? 1 : rnd();
+      // A recovering server may end streams again a little later (a second `+switch-master`
+      // moves its subscription once more): those are dropped clients too.
+      if (disruptions) {
+        for (const c of sse) {
+          if (!c.conn?.closed) continue;
+          await disconnect(op, c, false);
+          stats.endedByRecovery++;
+        }
+      }
+      if (disruptions && op > 0 && op % disruptions.every === 0) {
+        await disrupt(op, disruptions.list[nextDisruption++ % disruptions.list.length]!);
+      } else if (g < 0.02) {
+        await regroup(op);
+      } else if (opts.outbox && extra < 0.1) {
         await viaOutbox(op, randomTarget());
       } else if (opts.keyedRetries && extra < 0.2) {
         await keyedTwice(op, randomTarget());

@@ -50,15 +50,16 @@ export async function eventually(
   }
 }
 
-/** Starts `n` nodes on `redisUrl` in parallel. */
+/** Starts `n` nodes on `redisUrl` in parallel, each given `startMs` to listen. */
 export function spawnNodes(
   n: number,
   redisUrl: string,
   env: Record<string, string> = {},
+  startMs = 30_000,
 ): Promise<SpawnedServer[]> {
   return Promise.all(
     Array.from({ length: n }, () =>
-      spawnServer({ REDIS_URL: redisUrl, HEARTBEAT_SECONDS: '1', ...env }, 30_000),
+      spawnServer({ REDIS_URL: redisUrl, HEARTBEAT_SECONDS: '1', ...env }, startMs),
     ),
   );
 }

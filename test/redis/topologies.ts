@@ -168,8 +168,10 @@ export interface SentinelSet {
   readonly sentinels: string;
   readonly primary: RedisProc;
   readonly replicas: readonly RedisProc[];
-  /** The primary's port as the sentinels know it now. */
-  currentPrimaryPort(): Promise<number>;
+  /** The three sentinels, in the order of `sentinels`. */
+  readonly sentinelProcs: readonly RedisProc[];
+  /** The primary's port as a sentinel (the first by default) knows it now. */
+  currentPrimaryPort(sentinel?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -202,6 +204,7 @@ export async function startSentinels(replicaCount: number, downAfterMs = 1000): 
       replicas.push(r);
     }
     const sports: number[] = [];
+    const sprocs: RedisProc[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const conf = join(dir, `sentinel${i}.conf`);
@@ -218,11 +221,13 @@ export async function startSentinels(replicaCount: number, downAfterMs = 1000): 
           '',
         ].join('\n'),
       );
-      procs.push(await spawnRedis(port, [conf, '--sentinel']));
+      const sp = await spawnRedis(port, [conf, '--sentinel']);
+      procs.push(sp);
+      sprocs.push(sp);
       sports.push(port);
     }
-    const ask = async (): Promise<number> => {
-      const c = new Redis({ port: sports[0]!, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    const ask = async (sentinel = 0): Promise<number> => {
+      const c = new Redis({ port: sports[sentinel]!, host: '127.0.0.1', maxRetriesPerRequest: 1 });
       c.on('error', () => {});
       try {
         const r = (await c.call('SENTINEL', 'get-master-addr-by-name', name)) as string[];
@@ -248,6 +253,7 @@ export async function startSentinels(replicaCount: number, downAfterMs = 1000): 
       sentinels: sports.map((p) => `127.0.0.1:${p}`).join(','),
       primary,
       replicas,
+      sentinelProcs: sprocs,
       currentPrimaryPort: ask,
       async close() {
         await Promise.all(procs.map((p) => p.kill()));
