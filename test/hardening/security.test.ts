@@ -252,6 +252,9 @@ class BrokenBroker extends MemoryBroker implements Broker {
   override async publish(): Promise<never> {
     throw new Error('secret internal detail at /srv/app/broker.ts:12:34');
   }
+  override publishNow(): never {
+    throw new Error('secret internal detail at /srv/app/broker.ts:12:34');
+  }
   override async replay(): Promise<never> {
     throw new Error('secret internal detail');
   }
