@@ -1,32 +1,26 @@
 import { Cluster } from 'ioredis';
-import {
-  type Broker,
-  type BrokerListener,
-  type BrokerReplay,
-  type ReplayOptions,
-  type ReplayRead,
-  replayLimit,
-} from './broker.js';
+import type { Broker, BrokerListener, BrokerReplay, ReplayOptions, ReplayRead } from './broker.js';
 import type { Config } from './config.js';
-import { RedisControl } from './control-redis.js';
-import type { DisconnectNoticeOptions } from './disconnect-notices.js';
-import { RedisDisconnectNotices } from './disconnect-notices-redis.js';
+import type { RedisControl } from './control-redis.js';
+import type { RedisDisconnectNotices } from './disconnect-notices-redis.js';
 import { closedError, unavailable } from './errors.js';
-import { mergeBySeq } from './history.js';
 import type { OnceArgs, OnceBroker, OnceResult } from './idempotency.js';
-import { formatId, newEpoch, type Position, parseId } from './ids.js';
+import { formatId } from './ids.js';
 import type { Logger } from './logger.js';
-import { createMessage, type Message, type PublishInput, streamsOfMessage, visibleTo } from './message.js';
+import { createMessage, type Message, type PublishInput, streamsOfMessage } from './message.js';
 import { keyBytes } from './names.js';
-import { RedisPresence } from './presence-redis.js';
+import type { RedisPresence } from './presence-redis.js';
 import { closeClients, createRedisClients, type RedisClient } from './redis-connect.js';
+import { IssuedPosition } from './redis-issued.js';
 import { redisErrorLog } from './redis-log.js';
-import { POSITION_LUA, PUBLISH_LUA, REPLAY_LUA, Script, WEBHOOK_TICK_LUA } from './redis-scripts.js';
-import { RedisRevocations } from './revocations-redis.js';
-import type { RuntimeGroupsOptions } from './runtime-groups.js';
-import { RedisRuntimeGroups } from './runtime-groups-redis.js';
+import { payloadOf } from './redis-record.js';
+import { RedisReplay } from './redis-replay.js';
+import { POSITION_LUA, PUBLISH_LUA, Script } from './redis-scripts.js';
+import { RedisStores, type RedisStoresOptions } from './redis-stores.js';
+import { RedisSubscription } from './redis-subscription.js';
+import type { RedisRevocations } from './revocations-redis.js';
+import type { RedisRuntimeGroups } from './runtime-groups-redis.js';
 import type { WebhookConfig } from './webhook-config.js';
-import { RedisWebhookQueue } from './webhook-queue-redis.js';
 import type { WebhookSource } from './webhooks.js';
 
 /** Key prefix of everything ssepush stores in Redis. */
@@ -45,15 +39,10 @@ export function keyPrefix(prefix: string, cluster: boolean): string {
 }
 
 const publishScript = new Script(PUBLISH_LUA);
-const replayScript = new Script(REPLAY_LUA);
 const positionScript = new Script(POSITION_LUA);
-const webhookTickScript = new Script(WEBHOOK_TICK_LUA);
 
-export interface RedisBrokerOptions {
-  /** Connected client for commands and scripts (a `Cluster` client for cluster-mode Redis). */
-  readonly pub: RedisClient;
-  /** Connected client used only for the subscription (a subscribed connection cannot publish). */
-  readonly sub: RedisClient;
+/** The broker's options; the stores' bounds and the shared clients are `RedisStoresOptions`'. */
+export interface RedisBrokerOptions extends Omit<RedisStoresOptions, 'prefix'> {
   /** Messages kept per stream (HISTORY_SIZE). */
   readonly size: number;
   /** Milliseconds a message is kept; 0 = no time limit (HISTORY_TTL_SECONDS). */
@@ -72,19 +61,8 @@ export interface RedisBrokerOptions {
   readonly waitReplicas?: number;
   /** Milliseconds a publish waits for them before it answers 503 (REDIS_WAIT_TIMEOUT_MS). */
   readonly waitTimeoutMs?: number;
-  /** Seconds a revocation lasts (REVOKE_TTL_SECONDS); default 86400. */
-  readonly revokeTtlSec?: number;
-  /** Uids holding a revocation at once (MAX_REVOCATIONS); default 100000. */
-  readonly maxRevocations?: number;
-  /** Bounds of the disconnect notices; defaults: 30 s, 100,000 uids. */
-  readonly disconnectNotices?: DisconnectNoticeOptions;
-  /** Bounds of the runtime groups store; defaults: a day, 100,000 uids, 64 groups per uid. */
-  readonly runtimeGroups?: RuntimeGroupsOptions;
   /** Whether `close()` also disconnects the clients (true when `createRedisBroker` made them). */
   readonly ownsClients?: boolean;
-  readonly log?: Logger;
-  /** Presence webhooks (`WEBHOOK_URL`): transitions are recorded cluster-wide by presence. */
-  readonly webhook?: WebhookConfig | undefined;
 }
 
 /**
@@ -103,6 +81,8 @@ export class RedisBroker implements Broker, OnceBroker {
   readonly revocations: RedisRevocations;
   readonly disconnectNotices: RedisDisconnectNotices;
   readonly runtimeGroups: RedisRuntimeGroups;
+  /** The stores above, which share this broker's connections and prefix. */
+  private readonly stores: RedisStores;
   private readonly pub: RedisClient;
   private readonly sub: RedisClient;
   /**
@@ -112,28 +92,12 @@ export class RedisBroker implements Broker, OnceBroker {
   readonly prefix: string;
   /** The key every script declares (`KEYS[1]`): cluster clients route a script by it. */
   private readonly stateKey: string;
-  private readonly channel: string;
-  private listeners: BrokerListener[] = [];
-  private resyncListeners: (() => void)[] = [];
-  private subscribed = false;
-  private wasDown = false;
+  /** The fan-out channel `<prefix>msg` on the subscriber connection. */
+  private readonly subscription: RedisSubscription;
+  private readonly replays: RedisReplay;
   private closed = false;
-  /** Random part of the epoch this process creates when Redis has none (first use, or wiped). */
-  private readonly candidate = newEpoch().slice(0, 8);
-  /**
-   * Newest position this process has seen Redis issue (publish answers, fan-out, positions).
-   * Sent with every script: if Redis comes back older than this (restored from older data),
-   * the script moves its counter past it instead of issuing these ids again.
-   */
-  private seenEpoch = '';
-  private seenSeq = 0;
-  private readonly onMessage = (channel: string, text: string) => this.receive(channel, text);
-  private readonly onSubReady = () => void this.resubscribe();
-  private readonly onSubClose = () => {
-    if (this.subscribed) this.opts.log?.warn('redis subscription lost');
-    this.subscribed = false;
-    this.wasDown = true;
-  };
+  /** Positions Redis issued, sent with every script (see `IssuedPosition`). */
+  private readonly issued = new IssuedPosition();
 
   constructor(private readonly opts: RedisBrokerOptions) {
     this.pub = opts.pub;
@@ -144,40 +108,28 @@ export class RedisBroker implements Broker, OnceBroker {
     }
     this.prefix = keyPrefix(opts.prefix ?? DEFAULT_PREFIX, cluster);
     this.stateKey = `${this.prefix}state`;
-    this.channel = `${this.prefix}msg`;
-    this.sub.on('message', this.onMessage);
-    this.sub.on('ready', this.onSubReady);
-    this.sub.on('close', this.onSubClose);
-    this.presence = new RedisPresence({
-      client: this.pub,
+    this.subscription = new RedisSubscription(
+      this.sub,
+      `${this.prefix}msg`,
+      (epoch, seq) => this.issued.saw(epoch, seq),
+      opts.log,
+    );
+    const stores = new RedisStores({ ...opts, prefix: this.prefix });
+    this.stores = stores;
+    this.presence = stores.presence;
+    this.runtimeGroups = stores.runtimeGroups;
+    this.control = stores.control;
+    this.revocations = stores.revocations;
+    this.disconnectNotices = stores.disconnectNotices;
+    this.replays = new RedisReplay({
+      pub: this.pub,
       prefix: this.prefix,
-      log: opts.log,
-      webhook: opts.webhook && { graceMs: opts.webhook.offlineGraceMs, queueMax: opts.webhook.queueMax },
+      stateKey: this.stateKey,
+      ttlMs: opts.ttlMs,
+      issued: this.issued,
+      call: (f) => this.call(f),
     });
-    this.runtimeGroups = new RedisRuntimeGroups({
-      client: this.pub,
-      sub: this.sub,
-      prefix: this.prefix,
-      log: opts.log,
-      ...(opts.runtimeGroups ?? { ttlMs: 86_400_000, maxUids: 100_000, maxGroupsPerUid: 64 }),
-    });
-    this.control = new RedisControl({ pub: this.pub, sub: this.sub, prefix: this.prefix, log: opts.log });
-    this.revocations = new RedisRevocations({
-      client: this.pub,
-      control: this.control,
-      prefix: this.prefix,
-      ttlSec: opts.revokeTtlSec ?? 86_400,
-      max: opts.maxRevocations ?? 100_000,
-      log: opts.log,
-    });
-    this.disconnectNotices = new RedisDisconnectNotices({
-      client: this.pub,
-      control: this.control,
-      prefix: this.prefix,
-      ...(opts.disconnectNotices ?? { ttlSec: 30, max: 100_000 }),
-      log: opts.log,
-    });
-    if (this.sub.status === 'ready') void this.resubscribe();
+    this.subscription.start();
   }
 
   /**
@@ -191,9 +143,7 @@ export class RedisBroker implements Broker, OnceBroker {
       if (Date.now() > deadline) throw unavailable('redis is not reachable', 'backend_unavailable');
       await new Promise((r) => setTimeout(r, 20));
     }
-    await this.control.ready(Math.max(0, deadline - Date.now()));
-    await this.revocations.load();
-    await this.disconnectNotices.load();
+    await this.stores.ready(Math.max(0, deadline - Date.now()));
   }
 
   /**
@@ -205,31 +155,22 @@ export class RedisBroker implements Broker, OnceBroker {
   }
 
   private get connected(): boolean {
-    return !this.closed && this.subscribed && this.pub.status === 'ready' && this.sub.status === 'ready';
+    return (
+      !this.closed &&
+      this.subscription.subscribed &&
+      this.pub.status === 'ready' &&
+      this.sub.status === 'ready'
+    );
   }
 
-  /**
-   * The deployment's presence webhooks: the queue lives in Redis (a node's death loses no event,
-   * another node sends it), and `tick` ends offline graces with one atomic script call. What this
-   * node queued is counted here: the tick's offline events and the presence writes' online ones.
-   */
+  /** The deployment's presence webhooks (see `RedisStores.webhookSource`). */
   webhookSource(config: WebhookConfig): WebhookSource {
-    const key = `${this.prefix}wh`;
-    return {
-      queue: new RedisWebhookQueue({ client: this.pub, prefix: this.prefix, max: config.queueMax }),
-      tick: async () => {
-        const args = [this.prefix, config.offlineGraceMs, config.queueMax];
-        const r = await webhookTickScript.run(this.pub, key, args);
-        const [queued, dropped] = Array.isArray(r) ? r.map(Number) : [0, 0];
-        const online = this.presence.takeWebhookCounts();
-        return { queued: (queued ?? 0) + online.queued, dropped: (dropped ?? 0) + online.dropped };
-      },
-    };
+    return this.stores.webhookSource(config);
   }
 
   /** Registers a callback for "live fan-out may have missed messages; catch up from history". */
   onResync(listener: () => void): void {
-    this.resyncListeners.push(listener);
+    this.subscription.onResync(listener);
   }
 
   /**
@@ -272,9 +213,7 @@ export class RedisBroker implements Broker, OnceBroker {
       size,
       ttlMs,
       maxStreams,
-      this.candidate,
-      this.seenEpoch,
-      this.seenSeq,
+      ...this.issued.args(),
       inputs.length,
     ];
     for (const input of inputs) {
@@ -289,7 +228,7 @@ export class RedisBroker implements Broker, OnceBroker {
   private async messagesOf(inputs: readonly PublishInput[], r: string[]): Promise<Message[]> {
     const epoch = r[0]!;
     const time = Number(r[1]);
-    this.saw(epoch, Number(r[r.length - 1]));
+    this.issued.saw(epoch, Number(r[r.length - 1]));
     await this.replicated();
     return inputs.map((input, i) => {
       const seq = Number(r[i + 2]);
@@ -299,130 +238,35 @@ export class RedisBroker implements Broker, OnceBroker {
 
   async replay(streams: readonly string[], resumeId: string, opts?: ReplayOptions): Promise<BrokerReplay> {
     this.check();
-    const pos = parseId(resumeId);
-    const args = this.replayArgs(streams, pos, replayLimit(opts));
-    const r = (await this.call(() => replayScript.run(this.pub, this.stateKey, args))) as string[];
-    return this.replayAnswer(r, pos, opts?.reader);
+    return this.replays.replay(streams, resumeId, opts);
   }
 
-  /**
-   * Many replays in pipelined rounds of at most `perRound` script calls, one round trip each: a
-   * node catching its connections up after an outage (`catch-up.ts`) reads 10k streams in about
-   * 40 round trips. Each read is bounded by HISTORY_SIZE (no limit is needed). A failed round
-   * rejects with a 503 error; Redis restarted without its script cache is answered by `EVAL`.
-   */
+  /** Many replays in pipelined rounds (a catch-up after an outage; see `RedisReplay.replayMany`). */
   async replayMany(reads: readonly ReplayRead[], perRound: number): Promise<BrokerReplay[]> {
     this.check();
-    const out: BrokerReplay[] = [];
-    const step = Math.max(1, perRound);
-    for (let i = 0; i < reads.length; i += step) {
-      const round = reads.slice(i, i + step);
-      const pos = round.map((r) => parseId(r.resumeId));
-      const rows = await this.call(() => this.replayRound(round, pos, false));
-      for (let j = 0; j < round.length; j++) out.push(this.replayAnswer(rows[j]!, pos[j]));
-    }
-    return out;
-  }
-
-  private async replayRound(
-    round: readonly ReplayRead[],
-    pos: readonly (Position | undefined)[],
-    source: boolean,
-  ): Promise<string[][]> {
-    const p = this.pub.pipeline();
-    round.forEach((r, j) => {
-      const script = source ? replayScript.source : replayScript.sha;
-      const args: (string | number | Buffer)[] = [script, 1, this.stateKey];
-      p.call(source ? 'EVAL' : 'EVALSHA', args.concat(this.replayArgs(r.streams, pos[j], 0)));
-    });
-    const res = (await p.exec()) ?? [];
-    if (!source && res.some(([e]) => e?.message.startsWith('NOSCRIPT')))
-      return this.replayRound(round, pos, true);
-    return res.map(([err, v]) => {
-      if (err) throw err;
-      return v as string[];
-    });
-  }
-
-  private replayArgs(
-    streams: readonly string[],
-    pos: Position | undefined,
-    limit: number,
-  ): (string | number | Buffer)[] {
-    return [
-      this.prefix,
-      this.opts.ttlMs,
-      pos?.seq ?? 0,
-      pos?.epoch ?? '',
-      this.candidate,
-      this.seenEpoch,
-      this.seenSeq,
-      limit,
-      ...streams.map(keyBytes),
-    ];
-  }
-
-  /** A replay script's answer `{epoch, seq, status, records...}` as a value. */
-  private replayAnswer(r: string[], pos: Position | undefined, reader?: string): BrokerReplay {
-    const epoch = r[0]!;
-    this.saw(epoch, Number(r[1]));
-    const position = formatId(epoch, Number(r[1]));
-    if (!pos) return { complete: false, messages: [], position, reason: 'bad_id' };
-    const status = r[2]!;
-    if (status !== 'ok' && status !== 'more')
-      return { complete: false, messages: [], position, reason: status };
-    const parts: Message[][] = [];
-    for (let i = 3; i < r.length; i++) parts.push([parseRecord(epoch, r[i]!)]);
-    const all = mergeBySeq(parts);
-    const messages = visibleTo(all, reader);
-    if (status === 'ok') return { complete: true, messages, position };
-    return { complete: true, messages, position: all[all.length - 1]!.id, more: true };
+    return this.replays.replayMany(reads, perRound);
   }
 
   async position(): Promise<string> {
     this.check();
     const r = (await this.call(() =>
-      positionScript.run(this.pub, this.stateKey, [
-        this.prefix,
-        this.candidate,
-        this.seenEpoch,
-        this.seenSeq,
-      ]),
+      positionScript.run(this.pub, this.stateKey, [this.prefix, ...this.issued.args()]),
     )) as string[];
-    this.saw(r[0]!, Number(r[1]));
+    this.issued.saw(r[0]!, Number(r[1]));
     return formatId(r[0]!, Number(r[1]));
   }
 
   subscribe(listener: BrokerListener): void {
-    this.listeners.push(listener);
+    this.subscription.subscribe(listener);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.listeners = [];
-    this.resyncListeners = [];
-    this.sub.off('message', this.onMessage);
-    this.sub.off('ready', this.onSubReady);
-    this.sub.off('close', this.onSubClose);
-    await this.presence.close();
-    await this.revocations.close();
-    await this.disconnectNotices.close();
-    await this.control.close();
-    await this.runtimeGroups.close();
+    this.subscription.close();
+    await this.stores.close();
     if (this.opts.ownsClients) await closeClients([this.pub, this.sub]);
-    else if (this.sub.status === 'ready') {
-      await this.sub.unsubscribe(this.channel).catch(() => {});
-    }
-  }
-
-  /** Records a position Redis issued; a new epoch (a wiped Redis) starts over. */
-  private saw(epoch: string, seq: number): void {
-    if (!Number.isSafeInteger(seq)) return;
-    if (epoch !== this.seenEpoch) {
-      this.seenEpoch = epoch;
-      this.seenSeq = seq;
-    } else if (seq > this.seenSeq) this.seenSeq = seq;
+    else await this.subscription.unsubscribe();
   }
 
   /**
@@ -458,95 +302,6 @@ export class RedisBroker implements Broker, OnceBroker {
       throw unavailable('backend unavailable', 'backend_unavailable');
     }
   }
-
-  private async resubscribe(): Promise<void> {
-    if (this.closed || this.subscribed) return;
-    try {
-      await this.sub.subscribe(this.channel);
-    } catch (err) {
-      // Only the error's class and message: the error may carry the command. A connection that
-      // stays up (no new 'ready' will come) is retried here, or the node would stay unsubscribed.
-      this.opts.log?.warn({ err: redisErrorLog(err) }, 'redis subscribe failed');
-      if (this.sub.status === 'ready') setTimeout(() => void this.resubscribe(), 200).unref();
-      return;
-    }
-    if (this.closed) return;
-    this.restored();
-  }
-
-  /**
-   * The subscription is in place again; after an outage, the resync listeners run now, before
-   * any message of the new subscription is handed on. The first messages can arrive in the same
-   * socket read as the SUBSCRIBE reply, so they reach `receive` before `subscribe()`'s promise
-   * resumes `resubscribe`: a live connection handed one of them first would move past the
-   * messages it missed while the subscription was down.
-   */
-  private restored(): void {
-    if (this.subscribed) return;
-    this.subscribed = true;
-    if (this.wasDown) {
-      this.wasDown = false;
-      this.opts.log?.info('redis subscription restored; live connections are caught up');
-      for (const l of this.resyncListeners) l();
-    }
-  }
-
-  private receive(channel: string, text: string): void {
-    if (channel !== this.channel || this.closed) return;
-    // A message on the channel proves the subscription is back.
-    this.restored();
-    const sp = text.indexOf(' ');
-    let msg: Message;
-    try {
-      msg = parseRecord(text.slice(0, sp), text.slice(sp + 1));
-    } catch (err) {
-      // The error text could quote the record (JSON.parse does): log its class only.
-      this.opts.log?.error(
-        { err: { type: err instanceof Error ? err.name : typeof err } },
-        'unreadable message on the redis channel',
-      );
-      return;
-    }
-    this.saw(text.slice(0, sp), msg.seq);
-    for (const l of this.listeners) l(msg);
-  }
-}
-
-/**
- * The stored form of a message minus seq and time: a header line, then the data JSON. The header
- * names the event (`e`), uids (`o`), groups (`g`) and, only when there are any, excluded uids
- * (`x`): records written before `exclude` existed have no `x` and read as excluding no one.
- */
-function payloadOf(input: PublishInput): string {
-  const h: Header = { e: input.event, o: input.to, g: input.groups };
-  if (input.exclude && input.exclude.length > 0) h.x = input.exclude;
-  return `${JSON.stringify(h)}\n${input.data}`;
-}
-
-interface Header {
-  e: string;
-  o: readonly string[];
-  g: readonly string[];
-  x?: readonly string[];
-}
-
-/** Parses `<seq> <timeMs> <header>\n<data>` back into a message (its SSE frame built once). */
-export function parseRecord(epoch: string, rec: string): Message {
-  const a = rec.indexOf(' ');
-  const b = rec.indexOf(' ', a + 1);
-  const nl = rec.indexOf('\n', b + 1);
-  if (a < 0 || b < 0 || nl < 0) throw new Error('malformed record');
-  const seq = Number(rec.slice(0, a));
-  const time = Number(rec.slice(a + 1, b));
-  const h = JSON.parse(rec.slice(b + 1, nl)) as Header;
-  const input: PublishInput = {
-    event: h.e,
-    to: h.o,
-    groups: h.g,
-    ...(h.x ? { exclude: h.x } : {}),
-    data: rec.slice(nl + 1),
-  };
-  return createMessage(input, { epoch, seq }, time);
 }
 
 /**

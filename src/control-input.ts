@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { DisconnectRequest } from './disconnects.js';
 import { badRequest } from './errors.js';
-import type { DisconnectRequest } from './hub.js';
 import { names } from './push-input.js';
 
 /** Longest `reason` of a disconnect, in characters. */

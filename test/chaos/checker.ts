@@ -21,99 +21,24 @@ import {
   type PollBody,
   poll,
   pubToken,
-  type SseClient,
   subToken,
   TEST_SECRET,
   type TestServer,
 } from '../helpers.js';
+import {
+  type CheckContext,
+  type Client,
+  checkPoll as checkPollOf,
+  checkStream as checkStreamOf,
+  EVENT,
+  kickedStream as kickedStreamOf,
+  seqOf,
+} from './checks.js';
 import { Model, prng, type Sent } from './model.js';
+import { ChaosError, type ChaosOptions, type ChaosStats, type Disruption } from './options.js';
 
-export interface ChaosOptions {
-  readonly ops: number;
-  readonly seed: number;
-  /** Must equal the server's HISTORY_SIZE. */
-  readonly historySize: number;
-  readonly sseClients?: number;
-  readonly pollClients?: number;
-  /**
-   * Issue 17: also publish through the transactional outbox (commit one row holding the push
-   * body; its message is recognised on the broker) and retry keyed pushes (the retry must answer
-   * the same ids and publish nothing). Off by default, so existing seeds keep their schedule.
-   */
-  readonly outbox?: (body: unknown) => Promise<void>;
-  readonly keyedRetries?: boolean;
-  /** Runtime group joins and leaves (`POST /groups`) in the mix; default true. */
-  readonly groupChanges?: boolean;
-  /**
-   * Backend disruptions (Redis mode): every `every`-th operation is the next of `list`, in turn. It begins while nothing is in flight; until it has ended and `/healthz` answers 200
-   * again, a push must answer 503. Streams the server ends when its subscription is back count
-   * as dropped clients (they resume); streams it keeps must simply go on, nothing missed.
-   */
-  readonly disruptions?: { readonly every: number; readonly list: readonly Disruption[] };
-  /** Progress callback, every 1000 operations. */
-  readonly progress?: (done: number, stats: ChaosStats) => void;
-}
+export { ChaosError, type ChaosOptions, type ChaosStats, type Disruption } from './options.js';
 
-/** A backend failure the checker puts in its schedule (see `ChaosOptions.disruptions`). */
-export interface Disruption {
-  readonly name: string;
-  /** Takes the backend away (e.g. stops Redis, kills the Sentinel primary). */
-  begin(): Promise<void>;
-  /** Brings it back (or waits until it is back); the checker then waits for `/healthz`. */
-  end(): Promise<void>;
-}
-
-export interface ChaosStats {
-  ops: number;
-  pushes: number;
-  messages: number;
-  connects: number;
-  disconnects: number;
-  polls: number;
-  waitingPolls: number;
-  replays: number;
-  resets: number;
-  delivered: number;
-  /** Messages published with an `exclude`. */
-  excludes: number;
-  /** `POST /disconnect` calls, and the streams they ended. */
-  kicks: number;
-  kicked: number;
-  /** Acknowledged `POST /groups` joins and leaves. */
-  joins: number;
-  leaves: number;
-  /** Disruptions, and the streams the server ended when it recovered from one. */
-  disruptions: number;
-  endedByRecovery: number;
-}
-
-/** A failed check: carries the seed and operation so the run can be reproduced. */
-export class ChaosError extends Error {
-  override name = 'ChaosError';
-}
-
-interface Client {
-  readonly name: string;
-  readonly kind: 'sse' | 'poll';
-  readonly uid: string;
-  /** The groups its token names (runtime changes are in the model). */
-  readonly tokenGroups: string[];
-  /** The id it would resume from (as a browser keeps it), or undefined before its first contact. */
-  lastId: string | undefined;
-  /** Ids it has held before, to resume from a stale one on purpose. */
-  history: string[];
-  conn: SseClient | undefined;
-  /** Where the open connection started. */
-  start: number;
-  expectReset: boolean;
-  /**
-   * What the open connection must get, in order: its replay (the groups it had when it
-   * connected), then each message published while it was open that its groups then addressed.
-   */
-  expected: number[];
-}
-
-const EVENT = 'chaos';
 /** The publisher token the checker kicks with (`scope: control`). */
 const CONTROL = jwt.sign({ scope: 'control' }, TEST_SECRET, { algorithm: 'HS256' });
 
@@ -172,43 +97,18 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     for (const c of clients) if (c.conn && model.addressed(c, m)) c.expected.push(m.seq);
   };
   const idOf = (seq: number) => formatId(model.epoch, seq);
-  const seqOf = (id: string | undefined) => parseId(id)?.seq ?? -1;
 
   model.epoch = parseId(await s.server.broker.position())!.epoch;
   model.lastSeq = parseId(await s.server.broker.position())!.seq;
   if (model.lastSeq !== 0) throw new Error('the chaos checker needs a fresh server');
 
-  /** Checks an SSE connection's events so far against the model; `final` demands all of them. */
-  const checkStream = (op: number, c: Client, final: boolean): void => {
-    const conn = c.conn!;
-    const evs = [...conn.events];
-    if (c.expectReset) {
-      const first = evs.shift();
-      if (!first) {
-        if (final) fail(op, c, 'expected a reset, got nothing');
-        return;
-      }
-      if (first.event !== 'reset') fail(op, c, `expected a reset, got ${first.event} ${first.id}`);
-      if (seqOf(first.id) !== c.start) fail(op, c, `reset carries ${first.id}, expected ${idOf(c.start)}`);
-    }
-    const want = c.expected;
-    for (const [i, e] of evs.entries()) {
-      if (e.event === 'reset') fail(op, c, `unexpected reset ${e.id} (the window was not exceeded)`);
-      if (seqOf(e.id) !== want[i]) {
-        fail(
-          op,
-          c,
-          `event ${i} after ${idOf(c.start)} is ${e.id}, expected ${want[i] ? idOf(want[i]) : 'nothing'}`,
-        );
-      }
-    }
-    // Every message up to the last id it has seen (bare ids included) must have arrived.
-    const seen = Math.max(seqOf(conn.lastId), c.start);
-    const upToSeen = want.filter((seq) => seq <= seen).length;
-    if (evs.length < upToSeen)
-      fail(op, c, `saw id ${conn.lastId} but only ${evs.length} of ${upToSeen} messages`);
-    if (final && evs.length !== want.length) fail(op, c, `got ${evs.length} of ${want.length} messages`);
+  const checks: CheckContext = {
+    model,
+    stats,
+    fail,
+    mayBeTold: (c, cursor) => mayBeTold(c, cursor),
   };
+  const checkStream = (op: number, c: Client, final: boolean): void => checkStreamOf(checks, op, c, final);
 
   const connect = async (op: number, c: Client): Promise<void> => {
     const r = rnd();
@@ -261,62 +161,10 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
   const mayBeTold = (c: Client, cursor: string | undefined) =>
     cursor !== undefined && seqOf(cursor) < (kickMarks.get(c.uid) ?? -1);
 
-  /** Checks one long-poll answer for a poll sent with `cursor` while the model stood still. */
-  const checkPoll = (op: number, c: Client, cursor: string | undefined, a: PollBody): void => {
-    const told = (a as PollBody & { disconnect?: unknown }).disconnect;
-    if (told !== undefined && (!mayBeTold(c, cursor) || a.messages.length > 0))
-      fail(op, c, `poll after ${cursor} told of a kick it was not owed: ${JSON.stringify(a)}`);
-    if (cursor === undefined) {
-      if (a.messages.length !== 0 || seqOf(a.cursor) !== model.lastSeq) {
-        fail(op, c, `fresh poll answered ${JSON.stringify(a)}, expected position ${idOf(model.lastSeq)}`);
-      }
-      c.lastId = a.cursor;
-      return;
-    }
-    const cs = seqOf(cursor);
-    const valid = parseId(cursor)?.epoch === model.epoch && cs <= model.lastSeq;
-    const mustReset = !valid || model.incomplete(c, cs);
-    if (mustReset !== (a.reset === true)) {
-      fail(op, c, `poll after ${cursor}: reset ${a.reset === true}, expected ${mustReset}`);
-    }
-    if (mustReset) {
-      stats.resets++;
-      if (a.messages.length !== 0 || seqOf(a.cursor) !== model.lastSeq)
-        fail(op, c, `bad reset answer ${a.cursor}`);
-      c.lastId = a.cursor;
-      return;
-    }
-    const want = model.between(c, cs).slice(0, 100);
-    const got = a.messages.map((m) => seqOf(m.id));
-    if (got.length === 0 && want.length > 0)
-      fail(op, c, `poll after ${cursor} got nothing, expected ${want.length}`);
-    for (const [i, g] of got.entries()) {
-      if (g !== want[i]) fail(op, c, `poll after ${cursor}: message ${i} is ${idOf(g)}, expected ${want[i]}`);
-      if (a.messages[i]!.event !== EVENT) fail(op, c, `poll got event ${a.messages[i]!.event}`);
-    }
-    const end = got.length > 0 ? got[got.length - 1]! : cs;
-    if (got.length > 0 ? seqOf(a.cursor) !== end : model.between(c, cs, seqOf(a.cursor)).length > 0) {
-      fail(op, c, `poll cursor ${a.cursor} skips messages after ${idOf(end)}`);
-    }
-    stats.delivered += got.length;
-    stats.replays++;
-    c.lastId = a.cursor;
-  };
+  const checkPoll = (op: number, c: Client, cursor: string | undefined, a: PollBody): void =>
+    checkPollOf(checks, op, c, cursor, a);
 
-  /** The stream of `c` was ended by a kick: what arrived must be right, the disconnect last. */
-  const kickedStream = (op: number, c: Client, reason: string): void => {
-    const conn = c.conn!;
-    const last = conn.events.pop();
-    if (last?.event !== 'disconnect') fail(op, c, `kicked stream ended with ${JSON.stringify(last)}`);
-    if (last!.data !== JSON.stringify({ reason, reconnect: true }))
-      fail(op, c, `disconnect data ${last!.data}`);
-    checkStream(op, c, false);
-    c.lastId = conn.lastId ?? c.lastId;
-    if (c.lastId) c.history.push(c.lastId);
-    stats.delivered += conn.events.length;
-    c.conn = undefined;
-    stats.kicked++;
-  };
+  const kickedStream = (op: number, c: Client, reason: string): void => kickedStreamOf(checks, op, c, reason);
 
   const kick = async (op: number, uid: string): Promise<void> => {
     const reason = `op${op}`;
