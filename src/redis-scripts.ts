@@ -268,10 +268,34 @@ return {epoch, string.format('%d', seqOf())}
 `;
 
 /**
- * A Lua script run by SHA, loaded on first use or after Redis forgot it (restart, flush). Each
- * call declares one key, `P state` (or any key under the prefix): the scripts read the prefix
- * from ARGV[1] and build their keys from it, all in the prefix's hash-tag slot on cluster-mode
- * Redis; the declared key is what a cluster client routes the call by.
+ * Per client, the scripts it has run since it last (re)connected. A restarted Redis (or a
+ * promoted replica) has an empty script cache, so after a reconnect every script is unknown again.
+ */
+const known = new WeakMap<RedisClient, Set<string>>();
+
+function knownOn(client: RedisClient): Set<string> {
+  let shas = known.get(client);
+  if (!shas) {
+    const set = new Set<string>();
+    shas = set;
+    known.set(client, set);
+    // `+node`: a cluster client connected to a node (a promoted replica) it had not used.
+    client.on('close', () => set.clear());
+    client.on('+node', () => set.clear());
+  }
+  return shas;
+}
+
+/**
+ * A Lua script run by SHA once Redis knows it; the first call on a connection sends its source
+ * (`EVAL`). Each call declares one key, `P state` (or any key under the prefix): the scripts read
+ * the prefix from ARGV[1] and build their keys from it, all in the prefix's hash-tag slot on
+ * cluster-mode Redis; the declared key is what a cluster client routes the call by.
+ *
+ * Why not `EVALSHA` and `EVAL` on `NOSCRIPT`: the retry goes out behind every command sent
+ * meanwhile, so the call loses its place. After a Redis restart a fresh stream's position read
+ * ran after a push sent once the stream was open: the stream announced the push's id and never
+ * got the push. `NOSCRIPT` is still handled (a `SCRIPT FLUSH` without a reconnect).
  */
 export class Script {
   readonly sha: string;
@@ -280,13 +304,26 @@ export class Script {
   }
 
   async run(client: RedisClient, key: string, args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    const shas = knownOn(client);
     // Arguments go as one array, never spread: a batch can carry a million of them.
+    if (!shas.has(this.sha)) return this.evalSource(client, shas, key, args);
     try {
       return await client.call('EVALSHA', ([this.sha, 1, key] as (string | number | Buffer)[]).concat(args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.call('EVAL', ([this.source, 1, key] as (string | number | Buffer)[]).concat(args));
+      return this.evalSource(client, shas, key, args);
     }
+  }
+
+  private async evalSource(
+    client: RedisClient,
+    shas: Set<string>,
+    key: string,
+    args: readonly (string | number | Buffer)[],
+  ): Promise<unknown> {
+    const r = await client.call('EVAL', ([this.source, 1, key] as (string | number | Buffer)[]).concat(args));
+    shas.add(this.sha);
+    return r;
   }
 }
 
