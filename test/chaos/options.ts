@@ -56,6 +56,8 @@ export interface ChaosStats {
   leaves: number;
   /** Disruptions, and the streams the server ended when it recovered from one. */
   disruptions: number;
+  /** Pushes answered 503 `backend_unavailable` after a recovery, sent again once healthy. */
+  retried503: number;
   endedByRecovery: number;
 }
 
