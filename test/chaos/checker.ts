@@ -444,6 +444,8 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       // Keep the ids a browser would hold bounded.
       for (const c of clients) if (c.history.length > 20) c.history.splice(0, c.history.length - 20);
     }
+    // Every operation ran (a step that found nothing to do ends its iteration early).
+    stats.ops = opts.ops;
     // The end: every open stream must catch up with everything addressed to it, and every
     // poller must be able to collect everything still retained.
     for (const c of sse) if (c.conn) await disconnect(opts.ops, c, true);
