@@ -23,6 +23,8 @@ class Poller {
   readonly ids: string[] = [];
   readonly resets: string[] = [];
   failures = 0;
+  /** 503 answers from a node whose /healthz said 503 too (see `run`). */
+  recovering = 0;
   readonly why: string[] = [];
   cursor: string | undefined;
   private stopped = false;
@@ -43,8 +45,19 @@ class Poller {
       try {
         const res = await fetch(`${this.node.url}/poll?${q}`, { signal: this.abort.signal });
         if (res.status !== 200) {
-          this.failures++;
-          this.why.push(`${res.status} ${await res.text()}`);
+          const text = await res.text();
+          // A re-poll that reaches a node still recovering (its own /healthz says 503) is told
+          // 503 backend_unavailable, as a connect would be: clients retry it. Counted apart; any
+          // other failure, or a 503 from a node that says it is healthy, is a failure.
+          const recovering =
+            res.status === 503 &&
+            text.includes('backend_unavailable') &&
+            (await fetch(`${this.node.url}/healthz`).then((h) => h.status)) === 503;
+          if (recovering) this.recovering++;
+          else {
+            this.failures++;
+            this.why.push(`${res.status} ${text}`);
+          }
           await sleep(200);
           continue;
         }
