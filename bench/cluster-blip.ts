@@ -11,9 +11,7 @@
  *   npx tsx bench/cluster-blip.ts [--n 30000] [--per-client 5000] [--uids 10000] [--groups 100]
  *     [--outage-s 5] [--broadcasts 20]
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import { createRedisBroker } from '../src/broker-redis.js';
@@ -21,7 +19,8 @@ import { loadConfig } from '../src/config.js';
 import type { PublishInput } from '../src/message.js';
 import { TcpProxy } from '../test/redis/tcp-proxy.js';
 import { startRedis } from '../test/redis-server.js';
-import type { LoadCommand, LoadReply } from './cluster-load.js';
+import type { LoadReply } from './cluster-load.js';
+import { LoadClient, stopLoadClients } from './lib/load-client.js';
 import { childPids, cpuMicros, fmt, parseArgs, sleep } from './lib/measure.js';
 import { http, OUT, startSsepush } from './lib/targets.js';
 
@@ -35,31 +34,6 @@ const BROADCASTS = Number(args.get('broadcasts') ?? 20);
 if (!(N > 0 && N <= 60_000)) throw new Error('--n: up to 60000 (3 workers, 20000 fds each)');
 if (!(PER > 0 && PER <= 18_000)) throw new Error('--per-client: up to 18000 (fd limit 20000)');
 const SECRET = 'bench-cluster-secret-0123456789abcdef';
-const LOAD = fileURLToPath(new URL('./cluster-load.ts', import.meta.url));
-
-class Client {
-  private waiting: ((r: LoadReply) => void)[] = [];
-  readonly proc = fork(LOAD, [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  constructor() {
-    this.proc.setMaxListeners(200);
-    this.proc.on('message', (r: LoadReply) => this.waiting.shift()?.(r));
-  }
-  call<R extends LoadReply>(cmd: LoadCommand): Promise<R> {
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('load client exited'));
-      this.proc.once('exit', onExit);
-      this.waiting.push((r) => {
-        this.proc.off('exit', onExit);
-        resolve(r as R);
-      });
-      this.proc.send(cmd);
-    });
-  }
-}
-
 /** `INFO commandstats` calls per command, plus the total. */
 async function commandStats(r: Redis): Promise<Record<string, number>> {
   const text = await r.info('commandstats');
@@ -89,21 +63,11 @@ async function main(): Promise<void> {
   });
   const admin = new Redis(redis.url);
   const publisher = await createRedisBroker(loadConfig({ JWT_SECRET: SECRET, REDIS_URL: redis.url }));
-  const clients: Client[] = [];
+  const clients: LoadClient[] = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = () => {
     cleaned ??= (async () => {
-      await Promise.all(
-        clients.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.proc.exitCode !== null || !c.proc.connected) return resolve();
-              c.proc.once('exit', () => resolve());
-              c.proc.send({ type: 'close' });
-              setTimeout(() => c.proc.kill('SIGKILL'), 5000).unref();
-            }),
-        ),
-      );
+      await stopLoadClients(clients);
       await publisher.close();
       admin.disconnect();
       await t.stop();
@@ -127,7 +91,7 @@ async function main(): Promise<void> {
     const cpu = () => [t.pid, ...workers].map(cpuMicros);
     const count = Math.ceil(N / PER);
     const opening = `open${Date.now()}`;
-    for (let i = 0; i < count; i++) clients.push(new Client());
+    for (let i = 0; i < count; i++) clients.push(new LoadClient());
     const started = Date.now();
     const opened = await Promise.all(
       clients.map((c, i) =>

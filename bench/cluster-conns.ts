@@ -6,11 +6,10 @@
  *
  *   npx tsx bench/cluster-conns.ts [--workers 2] [--n 38000] [--per-client 5000]
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { startRedis } from '../test/redis-server.js';
-import type { LoadCommand, LoadReply } from './cluster-load.js';
+import type { LoadReply } from './cluster-load.js';
+import { LoadClient, stopLoadClients } from './lib/load-client.js';
 import { childPids, fmt, parseArgs, rssBytes, sleep } from './lib/measure.js';
 import { http, startSsepush } from './lib/targets.js';
 
@@ -22,30 +21,6 @@ if (!(WORKERS >= 1 && WORKERS <= 16)) throw new Error('--workers: 1..16');
 if (!(N > 0 && N <= 120_000)) throw new Error('--n: up to 120000');
 if (!(PER > 0 && PER <= 18_000)) throw new Error('--per-client: up to 18000 (fd limit 20000)');
 const SECRET = 'bench-cluster-secret-0123456789abcdef';
-const LOAD = fileURLToPath(new URL('./cluster-load.ts', import.meta.url));
-
-class Client {
-  private waiting: ((r: LoadReply) => void)[] = [];
-  readonly proc = fork(LOAD, [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  constructor() {
-    this.proc.on('message', (r: LoadReply) => this.waiting.shift()?.(r));
-  }
-  call<R extends LoadReply>(cmd: LoadCommand): Promise<R> {
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('load client exited'));
-      this.proc.once('exit', onExit);
-      this.waiting.push((r) => {
-        this.proc.off('exit', onExit);
-        resolve(r as R);
-      });
-      this.proc.send(cmd);
-    });
-  }
-}
-
 async function main(): Promise<void> {
   const redis = await startRedis();
   const t = await startSsepush({
@@ -57,21 +32,11 @@ async function main(): Promise<void> {
       HEARTBEAT_SECONDS: '60',
     },
   });
-  const clients: Client[] = [];
+  const clients: LoadClient[] = [];
   let cleaned: Promise<void> | undefined;
   const cleanup = () => {
     cleaned ??= (async () => {
-      await Promise.all(
-        clients.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.proc.exitCode !== null || !c.proc.connected) return resolve();
-              c.proc.once('exit', () => resolve());
-              c.proc.send({ type: 'close' });
-              setTimeout(() => c.proc.kill('SIGKILL'), 5000).unref();
-            }),
-        ),
-      );
+      await stopLoadClients(clients);
       await t.stop();
       await redis.close();
     })();
@@ -88,7 +53,7 @@ async function main(): Promise<void> {
     const rss0 = rss();
     const count = Math.ceil(N / PER);
     const marker = `bc${Date.now()}`;
-    for (let i = 0; i < count; i++) clients.push(new Client());
+    for (let i = 0; i < count; i++) clients.push(new LoadClient());
     const started = Date.now();
     const opened = await Promise.all(
       clients.map((c, i) =>
