@@ -129,6 +129,15 @@
         const r = await this.api.get("/poll", params, (this.o.pollTimeout + 15) * 1e3, this.box);
         if (this.closed) return;
         if (r.status === 401) {
+          const told = r.body?.disconnect;
+          if (told && typeof told === "object") {
+            const d = disconnectOf(told);
+            if (d.reconnect) await this.tokens.refresh();
+            if (this.closed) return;
+            this.closed = true;
+            this.to.disconnected(d);
+            return;
+          }
           if (refreshed) throw new HttpError(401, "GET /poll with a fresh token");
           await this.tokens.refresh();
           refreshed = true;

@@ -60,12 +60,20 @@ export class Disconnects {
 
   /**
    * Refuses (401 `token_revoked`) a subscriber whose token was revoked; call on every connect,
-   * after the token is verified and before anything is written.
+   * after the token is verified and before anything is written. A poll from `cursor` that the
+   * revoking call ended without telling (its client was between two polls) is told in the refusal
+   * (`"disconnect": {reason, reconnect}`): refused, it would never reach `noticeFor`, and a token
+   * signed after the call is not told. Nothing is delivered to the revoked token.
    */
-  checkRevoked(sub: Subscriber): void {
+  checkRevoked(sub: Subscriber, cursor?: string): void {
     if (this.revocations.isRevoked(sub.uid, sub.issuedAt)) {
       this.host.metrics?.rejected.inc({ limit: 'revoked' });
-      throw unauthorized('this token was revoked; sign a new one', 'token_revoked');
+      const n = cursor === undefined ? undefined : this.noticeFor(sub, cursor);
+      throw unauthorized(
+        'this token was revoked; sign a new one',
+        'token_revoked',
+        n && { disconnect: { reason: n.reason, reconnect: n.reconnect } },
+      );
     }
   }
 

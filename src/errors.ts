@@ -24,6 +24,8 @@ export class SsePushError extends Error {
     /** Stable machine-readable code, sent as `error` in JSON bodies. */
     readonly code: string,
     message: string,
+    /** More fields of the JSON error body (never `error` or `message`). */
+    readonly extra?: Readonly<Record<string, unknown>>,
   ) {
     super(`ssepush: ${message}`);
     this.name = 'SsePushError';
@@ -37,8 +39,11 @@ export class SsePushError extends Error {
 
 export const badRequest = (message: string, code = 'bad_request') =>
   new SsePushError('bad_input', code, message);
-export const unauthorized = (message: string, code = 'invalid_token') =>
-  new SsePushError('unauthorized', code, message);
+export const unauthorized = (
+  message: string,
+  code = 'invalid_token',
+  extra?: Readonly<Record<string, unknown>>,
+) => new SsePushError('unauthorized', code, message, extra);
 export const forbidden = (message: string, code = 'forbidden') =>
   new SsePushError('forbidden', code, message);
 export const notFound = (message = 'no such route') => new SsePushError('not_found', 'not_found', message);

@@ -144,8 +144,8 @@ export class Hub {
   }
 
   /** Refuses (401 `token_revoked`) a revoked token; see `Disconnects.checkRevoked`. */
-  checkRevoked(sub: Subscriber): void {
-    this.disconnects.checkRevoked(sub);
+  checkRevoked(sub: Subscriber, cursor?: string): void {
+    this.disconnects.checkRevoked(sub, cursor);
   }
 
   /** `sub` with its runtime groups applied; see `LiveGroups.subscriberNow`. */

@@ -52,6 +52,17 @@ export class PollTransport implements Transport {
       const r = await this.api.get('/poll', params, (this.o.pollTimeout + 15) * 1000, this.box);
       if (this.closed) return;
       if (r.status === 401) {
+        // Revoked while between two polls: the refusal tells the disconnect. Refreshed first, so
+        // the reconnect that follows is not refused (and told) again.
+        const told = (r.body as { disconnect?: unknown } | null)?.disconnect;
+        if (told && typeof told === 'object') {
+          const d = disconnectOf(told);
+          if (d.reconnect) await this.tokens.refresh();
+          if (this.closed) return;
+          this.closed = true;
+          this.to.disconnected(d);
+          return;
+        }
         if (refreshed) throw new HttpError(401, 'GET /poll with a fresh token'); // retried with backoff
         await this.tokens.refresh();
         refreshed = true;

@@ -69,5 +69,5 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger): void 
     res.setHeader('WWW-Authenticate', `Bearer error="${code}"`);
   }
   if (e.kind === 'unavailable') res.setHeader('Retry-After', '1');
-  sendJson(res, STATUS[e.kind], JSON.stringify({ error: e.code, message: e.detail }));
+  sendJson(res, STATUS[e.kind], JSON.stringify({ ...e.extra, error: e.code, message: e.detail }));
 }

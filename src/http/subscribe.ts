@@ -76,8 +76,8 @@ export function pollRoute(auth: Auth, hub: Hub, config: Config): Handler {
     const token = auth.subscriber(tokenOf(r));
     const loading = hub.revocationsLoading();
     if (loading) await loading;
-    hub.checkRevoked(token);
     const cursor = queryString(r, 'cursor') || undefined;
+    hub.checkRevoked(token, cursor);
     const rawTimeout = queryString(r, 'timeout');
     let timeoutSec = defaultPollSec;
     if (rawTimeout !== undefined) {

@@ -361,8 +361,16 @@ describeBrowser('browser client (ssepush.js)', () => {
     });
   }
 
-  it('tells a long-poll client kicked between two polls on its next poll, once, and it goes on', async () => {
-    const uid = 'b-between';
+  it.each([
+    ['on its next poll', false],
+    ["in its next poll's 401 (revoked), refreshes its token", true],
+  ])('tells a long-poll client kicked between two polls %s, once, and it goes on', async (_what, revoke) => {
+    const uid = `b-between-${revoke}`;
+    let minted = 0;
+    await context.exposeFunction('__mintToken', () => {
+      minted++;
+      return subToken(uid, { ttlSec: 3600 });
+    });
     // Holds the client's next poll before it reaches the server: the kick finds nothing waiting.
     let hold = false;
     let held = 0;
@@ -383,6 +391,7 @@ describeBrowser('browser client (ssepush.js)', () => {
     const page = await openClient(context, server.url, {
       token: subToken(uid, { extra: { iat: Math.floor(Date.now() / 1000) - 10 } }),
       transport: 'poll',
+      refresh: '1',
       opts: FAST,
     });
     await waitOpen(page, { transport: 'poll' });
@@ -394,7 +403,7 @@ describeBrowser('browser client (ssepush.js)', () => {
       (n) => n === 1,
       'the next poll to be held',
     );
-    await kick(server.url, { uid, reason: 'moved', reconnect: true });
+    await kick(server.url, { uid, reason: 'moved', reconnect: true, revoke });
     hold = false;
     release();
     await waitFor(
@@ -414,5 +423,6 @@ describeBrowser('browser client (ssepush.js)', () => {
     // Told once: the reconnect resumed from a cursor past the kick.
     expect(await disconnects(page)).toEqual([{ reason: 'moved', reconnect: true }]);
     expect((await clientState(page)).state).toBe('open');
+    expect(minted).toBe(revoke ? 1 : 0);
   });
 });

@@ -119,6 +119,35 @@ describe('disconnect notices for long-poll clients between two polls', () => {
     expect(next.disconnect).toBeUndefined();
   });
 
+  it('tells a revoked token between two polls in its 401, and nothing else; a new token resumes', async () => {
+    const tok = older('np6');
+    const { cursor: c0 } = await poll(s.url, tok);
+    await s.push({ to: 'np6', data: 'before' });
+    await disconnect(s, { uid: 'np6', reason: 'signed out', reconnect: true, revoke: true });
+    const after = (await s.push({ to: 'np6', data: 'after' })).body as { id: string };
+    const refused = async (cursor?: string) => {
+      const q = new URLSearchParams({ token: tok, ...(cursor === undefined ? {} : { cursor }) });
+      const res = await fetch(`${s.url}/poll?${q}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    // Refused (no message reaches the revoked token), and told why, as a waiting poll was.
+    expect(await refused(c0)).toEqual({
+      status: 401,
+      body: {
+        error: 'token_revoked',
+        message: expect.any(String),
+        disconnect: { reason: 'signed out', reconnect: true },
+      },
+    });
+    // Past the call (a cursor after its mark) or without a cursor: refused without the notice.
+    expect((await refused(after.id)).body).not.toHaveProperty('disconnect');
+    expect((await refused()).body).not.toHaveProperty('disconnect');
+    // A token signed after the call resumes from the old cursor: everything owed, not told again.
+    const a = await ask(s, subTokenAt('np6', nowSec() + 1), c0);
+    expect(a.messages.map((m) => m.data)).toEqual(['before', 'after']);
+    expect(a.disconnect).toBeUndefined();
+  });
+
   it('forgets the notice after DISCONNECT_NOTICE_SECONDS', async () => {
     const tok = older('np5');
     const { cursor: c0 } = await poll(short.url, tok);
