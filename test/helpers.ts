@@ -62,7 +62,8 @@ export async function startServer(
 ): Promise<TestServer> {
   const config = loadConfig({
     JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'silent',
+    // TEST_LOG_LEVEL=warn (or debug) shows an in-process server's log while debugging a test.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
     PORT: '0',
     ...env,

@@ -227,12 +227,15 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
           );
       }
     }
-    const res = await fetch(`${s.url}/groups`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${CONTROL}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ uid, [join ? 'join' : 'leave']: group }),
-    });
-    if (res.status !== 200) fail(op, undefined, `groups answered ${res.status}: ${await res.text()}`);
+    const change = () =>
+      fetch(`${s.url}/groups`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${CONTROL}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ uid, [join ? 'join' : 'leave']: group }),
+      }).then(async (res) => ({ status: res.status, body: (await res.json()) as unknown }));
+    // A join or leave is idempotent: one applied before its 503 changes nothing when sent again.
+    const res = await retried503(op, change);
+    if (res.status !== 200) fail(op, undefined, `groups answered ${res.status}: ${JSON.stringify(res.body)}`);
     model.change(uid, group, join);
     if (join) stats.joins++;
     else stats.leaves++;
@@ -244,6 +247,25 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
       if (Date.now() - t0 > 60_000) fail(op, undefined, `not healthy 60 s after ${after}`);
       await new Promise((res) => setTimeout(res, 20));
     }
+  };
+
+  /**
+   * Sends a request again, once healthy, while it answers 503 `backend_unavailable` after a
+   * disruption (at most 5 times): the backend can blip again after a recovery (a second failover
+   * step, a reconnect under load), and a 503 is what a backend retries.
+   */
+  const retried503 = async <T extends { status: number; body: unknown }>(
+    op: number,
+    send: () => Promise<T>,
+  ): Promise<T> => {
+    let r = await send();
+    for (let attempt = 0; r.status === 503 && opts.disruptions && attempt < 5; attempt++) {
+      if ((r.body as { error?: string }).error !== 'backend_unavailable') break;
+      stats.retried503++;
+      await untilHealthy(op, 'a 503 after recovery');
+      r = await send();
+    }
+    return r;
   };
 
   /** One backend disruption: 503 while it lasts, then recovery without loss (see `disruptions`). */
@@ -277,16 +299,9 @@ export async function runChaos(s: TestServer, opts: ChaosOptions): Promise<Chaos
     items: { to?: string[]; group?: string[]; exclude?: string[] }[],
   ): Promise<void> => {
     const body = items.map((t, i) => ({ ...t, event: EVENT, data: { op, i } }));
-    let r = await s.push(body.length === 1 ? body[0] : body);
-    // After a disruption the backend can blip again (a second failover step, a reconnect under
-    // load): a 503 `backend_unavailable` is what a publisher retries. Nothing was published (if
-    // it had been, the next id would not follow the model's and the check below would fail).
-    for (let attempt = 0; r.status === 503 && opts.disruptions && attempt < 5; attempt++) {
-      if ((r.body as { error?: string }).error !== 'backend_unavailable') break;
-      stats.retried503++;
-      await untilHealthy(op, 'a 503 after recovery');
-      r = await s.push(body.length === 1 ? body[0] : body);
-    }
+    // Nothing was published by a 503 sent again (if it had been, the next id would not follow
+    // the model's and the check below would fail).
+    const r = await retried503(op, () => s.push(body.length === 1 ? body[0] : body));
     if (r.status !== 200) fail(op, undefined, `push answered ${r.status}: ${JSON.stringify(r.body)}`);
     const results = (Array.isArray(r.body) ? r.body : [r.body]) as { id: string }[];
     for (const [i, res] of results.entries()) {
