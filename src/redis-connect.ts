@@ -32,6 +32,21 @@ const BASE: RedisOptions = {
 };
 
 /**
+ * How long a connection may leave a command unanswered before it is given up and connected
+ * again (ioredis `socketTimeout`). A half-open link (a NAT or firewall forgot it, the host froze)
+ * gets no RST: without this a push on it would hang until the kernel gives up (~15 min), and the
+ * subscriber connection would look subscribed while nothing arrives.
+ *
+ * The subscriber connection is pinged (see `RedisSubscription`) and given up after 5 s: wrongly
+ * giving it up (Redis stalled that long) costs one catch-up, which is exact. The command
+ * connection waits 15 s (plus `REDIS_WAIT_TIMEOUT_MS`, as WAIT blocks that long): ioredis sends a
+ * command that was in flight on a lost connection again on the next one, so giving up on a Redis
+ * that was only slow could run a publish twice; 15 s is far past any healthy Redis stall.
+ */
+const SUB_SOCKET_TIMEOUT_MS = 5000;
+const PUB_SOCKET_TIMEOUT_MS = 15_000;
+
+/**
  * How long a sentinel may take to name the primary before the next one is asked. Without it a
  * sentinel whose process hangs (its kernel still accepts the connection) holds a reconnecting
  * client forever; sentinels answer in microseconds, so this only skips a stuck one.
@@ -182,8 +197,14 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   if (!s) throw new Error('REDIS_URL (or REDIS_SENTINELS) is not set');
   const target = describeTarget(s);
   const opts = nodeOptions(s);
-  const pub = new Redis({ ...opts, connectionName: 'ssepush-pub' });
-  const sub = new Redis({ ...opts, connectionName: 'ssepush-sub', autoResubscribe: false });
+  const pubTimeout = PUB_SOCKET_TIMEOUT_MS + s.waitTimeoutMs;
+  const pub = new Redis({ ...opts, connectionName: 'ssepush-pub', socketTimeout: pubTimeout });
+  const sub = new Redis({
+    ...opts,
+    connectionName: 'ssepush-sub',
+    autoResubscribe: false,
+    socketTimeout: SUB_SOCKET_TIMEOUT_MS,
+  });
   await connectAll([pub, sub], target, log);
   if (s.sentinels.length > 0) {
     keepConnecting(pub, log);
@@ -211,6 +232,7 @@ export async function createRedisClients(config: Config, log?: Logger): Promise<
   if (opts.username) redisOptions.username = opts.username;
   if (opts.password) redisOptions.password = opts.password;
   if (opts.tls) redisOptions.tls = opts.tls;
+  redisOptions.socketTimeout = pubTimeout;
   const clusterOptions: ClusterOptions = {
     redisOptions,
     enableOfflineQueue: false,

@@ -11,12 +11,21 @@ import { parseRecord } from './redis-record.js';
  * subscribes again when the connection comes back, and then tells the resync listeners that live
  * fan-out may have missed messages (the hub catches its connections up from history).
  */
+/**
+ * How often the subscriber connection is pinged while subscribed. A subscribed connection sends
+ * nothing, so a dead link would never time out (the socket timeout, `SUB_SOCKET_TIMEOUT_MS` in
+ * `redis-connect.ts`, counts from a command sent): the ping makes it, and the node then
+ * reconnects and catches its connections up.
+ */
+const PING_MS = 2000;
+
 export class RedisSubscription {
   private listeners: BrokerListener[] = [];
   private resyncListeners: (() => void)[] = [];
   private isSubscribed = false;
   private wasDown = false;
   private closed = false;
+  private readonly pinger: NodeJS.Timeout;
   private readonly onMessage = (channel: string, text: string) => this.receive(channel, text);
   private readonly onSubReady = () => void this.resubscribe();
   private readonly onSubClose = () => {
@@ -35,6 +44,10 @@ export class RedisSubscription {
     sub.on('message', this.onMessage);
     sub.on('ready', this.onSubReady);
     sub.on('close', this.onSubClose);
+    this.pinger = setInterval(() => {
+      if (this.isSubscribed && this.sub.status === 'ready') this.sub.ping().catch(() => {});
+    }, PING_MS);
+    this.pinger.unref();
   }
 
   /** Subscribes now when the connection is already up (else its 'ready' event will). */
@@ -59,6 +72,7 @@ export class RedisSubscription {
   /** Stops handing messages on and lets go of the connection's events. Idempotent. */
   close(): void {
     this.closed = true;
+    clearInterval(this.pinger);
     this.listeners = [];
     this.resyncListeners = [];
     this.sub.off('message', this.onMessage);

@@ -13,11 +13,13 @@ export async function pushTo(
   node: { url: string },
   body: unknown,
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<PushAnswer> {
   const res = await fetch(`${node.url}/push`, {
     method: 'POST',
     headers: { authorization: `Bearer ${PUB}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
   });
   return { status: res.status, body: (await res.json()) as PushAnswer['body'] };
 }

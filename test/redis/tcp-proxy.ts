@@ -1,12 +1,16 @@
 /**
  * A loopback TCP proxy in front of a test redis-server, so one ssepush node can lose Redis while
  * the others keep it (a network blip of that node alone): `block()` cuts every connection through
- * it and refuses new ones until `unblock()`.
+ * it and refuses new ones until `unblock()`. `freeze()` leaves the connections through it open but
+ * forwards nothing on them any more (a half-open link: no RST ever arrives), while new connections
+ * work.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** Connections still forwarding: client side, upstream side. */
+  private readonly pairs = new Map<Socket, Socket>();
   private blocked = false;
 
   private constructor(
@@ -38,6 +42,17 @@ export class TcpProxy {
     this.blocked = false;
   }
 
+  /** Stops forwarding on every open connection, without closing any; later ones are forwarded. */
+  freeze(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    this.pairs.clear();
+  }
+
   async close(): Promise<void> {
     this.block();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -60,5 +75,7 @@ export class TcpProxy {
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    this.pairs.set(client, upstream);
+    client.on('close', () => this.pairs.delete(client));
   }
 }
