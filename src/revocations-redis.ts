@@ -134,8 +134,12 @@ export class RedisRevocations implements Revocations {
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /**
+   * Only a reload in progress is waited for: while the control channel is down there is none
+   * (connects are refused at once, as before the loss marked the mirror incomplete).
+   */
   loading(timeoutMs: number): Promise<void> | undefined {
-    if (this.loaded || this.closed) return undefined;
+    if (this.loaded || this.closed || !this.listening) return undefined;
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       setTimeout(resolve, timeoutMs).unref();

@@ -87,6 +87,8 @@ describe.skipIf(skip !== undefined)(`Redis control channel gaps${skip ? ` (${ski
       await admin.zadd('ssepush:revoked', at, 'unheard');
       expect(broker.revocations.ready).toBe(false);
       expect(broker.healthy).toBe(false);
+      // No reload is under way until the channel is back: a connect is refused at once, not held.
+      expect(broker.revocations.loading(2000)).toBeUndefined();
 
       // Allowed again: the SUBSCRIBE is retried on the live connection, the mirror reloads.
       await admin.call('ACL', 'SETUSER', 'default', 'allchannels');
