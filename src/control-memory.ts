@@ -18,6 +18,8 @@ export class MemoryControl implements Control {
     this.listeners.push(listener);
   }
 
+  onLost(_listener: () => void): void {}
+
   onGap(_listener: () => void): void {}
 
   async close(): Promise<void> {

@@ -4,6 +4,9 @@ import { closedError, unavailable } from './errors.js';
 import type { Logger } from './logger.js';
 import { redisErrorLog } from './redis-log.js';
 
+/** Delay before a failed SUBSCRIBE on a live connection is sent again. */
+const RESUBSCRIBE_MS = 200;
+
 /** The pub/sub channel control commands travel on, under the deployment's key prefix. */
 export const controlChannel = (prefix: string) => `${prefix}ctl`;
 
@@ -19,13 +22,15 @@ export interface RedisControlOptions {
 /**
  * Control commands on the Redis channel `<prefix>ctl`: `send` publishes through the command
  * client, every node (the sender too) receives on its subscriber client and hands the command to
- * its listeners. One channel, so every node sees commands in the order Redis took them. After a
- * lost subscription is re-established the `onGap` listeners run: commands sent meanwhile are gone.
+ * its listeners. One channel, so every node sees commands in the order Redis took them. When the
+ * subscriber connection closes the `onLost` listeners run; once the subscription is re-established
+ * the `onGap` listeners run: commands sent meanwhile are gone.
  */
 export class RedisControl implements Control {
   private readonly channel: string;
   private listeners: ControlListener[] = [];
   private gapListeners: (() => void)[] = [];
+  private lostListeners: (() => void)[] = [];
   private subscribed = false;
   private wasDown = false;
   private closed = false;
@@ -34,6 +39,7 @@ export class RedisControl implements Control {
   private readonly onClose = () => {
     this.subscribed = false;
     this.wasDown = true;
+    for (const l of this.lostListeners) l();
   };
 
   constructor(private readonly opts: RedisControlOptions) {
@@ -68,6 +74,10 @@ export class RedisControl implements Control {
     this.listeners.push(listener);
   }
 
+  onLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+  }
+
   onGap(listener: () => void): void {
     this.gapListeners.push(listener);
   }
@@ -77,6 +87,7 @@ export class RedisControl implements Control {
     this.closed = true;
     this.listeners = [];
     this.gapListeners = [];
+    this.lostListeners = [];
     const sub = this.opts.sub;
     sub.off('message', this.onMessage);
     sub.off('ready', this.onReady);
@@ -89,7 +100,12 @@ export class RedisControl implements Control {
     try {
       await this.opts.sub.subscribe(this.channel);
     } catch (err) {
+      // A connection that stays up (no new 'ready' will come) is retried here: until the channel
+      // is heard the revocations mirror is incomplete, and the node unhealthy.
       this.opts.log?.warn({ err: redisErrorLog(err) }, 'control subscribe failed');
+      if (!this.closed && this.opts.sub.status === 'ready') {
+        setTimeout(() => void this.subscribe(), RESUBSCRIBE_MS).unref();
+      }
       return;
     }
     if (this.closed || this.subscribed) return;

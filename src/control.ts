@@ -50,13 +50,16 @@ export type ControlListener = (cmd: ControlCommand) => void;
  *   whatever sends them (a revoke sent before a disconnect is applied before it everywhere);
  * - `send` resolves once the command is on its way to every node (memory: applied); it rejects
  *   with an `unavailable` error when the backend cannot carry it, and nothing was sent;
- * - a node that may have missed commands (its subscription was lost and re-established) calls
- *   its `onGap` listeners, so stores that mirror commands reload what they hold;
+ * - a node that stops hearing commands (its subscription is lost) calls its `onLost` listeners at
+ *   once, and once it hears them again (the subscription re-established) its `onGap` listeners, so
+ *   stores that mirror commands know their mirror is incomplete from the loss until they reload;
  * - `close()` is idempotent; no listener is called after it.
  */
 export interface Control {
   send(cmd: ControlCommand): Promise<void>;
   listen(listener: ControlListener): void;
+  /** Called when commands may start being missed; `onGap` follows when they are heard again. */
+  onLost(listener: () => void): void;
   onGap(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -75,6 +75,12 @@ export class RedisRevocations implements Revocations {
   private readonly key: string;
   private readonly sweeper: NodeJS.Timeout;
   private loaded = false;
+  /**
+   * Whether the control channel is heard (true until it is first lost: `load` is called once it
+   * is subscribed), and how many times it was lost: a load that overlaps a loss proves nothing.
+   */
+  private listening = true;
+  private losses = 0;
   private closed = false;
   /** Connects waiting for a reload (see `loading`). */
   private waiters: (() => void)[] = [];
@@ -86,8 +92,18 @@ export class RedisRevocations implements Revocations {
       if (cmd.op !== 'revoke') return;
       for (const u of cmd.uids) this.table.set(u, cmd.at);
     });
-    // Revocations sent while the channel was down are missed: connects wait (503) for a reload.
+    // From the moment the channel is lost, revocations sent by other nodes are missed: the mirror
+    // is incomplete at once, not only once the channel is back. Left `loaded` until the gap, a
+    // node whose fan-out channel was resubscribed first looked healthy (and let connects check a
+    // stale mirror) for the moment before the control channel followed and the reload began.
+    opts.control.onLost(() => {
+      this.listening = false;
+      this.losses++;
+      this.loaded = false;
+    });
+    // Heard again: connects wait (503) for a reload of what was missed.
     opts.control.onGap(() => {
+      this.listening = true;
       this.loaded = false;
       void this.reload();
     });
@@ -102,6 +118,7 @@ export class RedisRevocations implements Revocations {
   async load(): Promise<void> {
     if (this.closed) throw closedError('revocations');
     const now = nowSec();
+    const losses = this.losses;
     let r: string[];
     try {
       r = await this.opts.client.zrangebyscore(this.key, `(${now - this.opts.ttlSec}`, '+inf', 'WITHSCORES');
@@ -109,13 +126,20 @@ export class RedisRevocations implements Revocations {
       this.opts.log?.warn({ err: redisErrorLog(err) }, 'revocations load failed');
       throw unavailable('backend unavailable', 'backend_unavailable');
     }
+    // Read while the channel was down: entries are kept (they are true), completeness is not.
+    const complete = this.listening && losses === this.losses;
     for (let i = 0; i + 1 < r.length; i += 2) this.table.set(r[i]!, Number(r[i + 1]));
+    if (!complete) throw unavailable('the control channel was lost while loading', 'backend_unavailable');
     this.loaded = true;
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /**
+   * Only a reload in progress is waited for: while the control channel is down there is none
+   * (connects are refused at once, as before the loss marked the mirror incomplete).
+   */
   loading(timeoutMs: number): Promise<void> | undefined {
-    if (this.loaded || this.closed) return undefined;
+    if (this.loaded || this.closed || !this.listening) return undefined;
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       setTimeout(resolve, timeoutMs).unref();
@@ -127,7 +151,8 @@ export class RedisRevocations implements Revocations {
    * may be back before the command connection), then up to a quarter of a second apart.
    */
   private async reload(): Promise<void> {
-    for (let attempt = 1; !this.closed && !this.loaded; attempt++) {
+    // A loss stops it: the gap that follows starts a new one.
+    for (let attempt = 1; !this.closed && !this.loaded && this.listening; attempt++) {
       try {
         await this.load();
       } catch {

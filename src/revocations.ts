@@ -25,7 +25,8 @@ export interface Revocations {
   /**
    * While `isRevoked` cannot answer yet (Redis: reloading after its channel missed commands, which
    * takes one round trip once Redis is back), a promise that settles when it can, or after
-   * `timeoutMs`; `undefined` when it can answer now. Absent: it always can (memory).
+   * `timeoutMs`; `undefined` when it can answer now, or when nothing is reloading (Redis: its
+   * channel is down, and `isRevoked` refuses at once). Absent: it always can (memory).
    */
   loading?(timeoutMs: number): Promise<void> | undefined;
   close(): Promise<void>;
