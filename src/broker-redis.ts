@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Broker, BrokerListener, BrokerReplay, ReplayOptions, ReplayRead } from './broker.js';
 import type { Config } from './config.js';
@@ -98,6 +99,12 @@ export class RedisBroker implements Broker, OnceBroker {
   private closed = false;
   /** Positions Redis issued, sent with every script (see `IssuedPosition`). */
   private readonly issued = new IssuedPosition();
+  /**
+   * This process's name and its publish calls' numbers (`P call:<node>` in `redis-scripts.ts`):
+   * a call ioredis sends again after losing its answer is answered, not published twice.
+   */
+  private readonly node = randomBytes(9).toString('base64url');
+  private calls = 0;
 
   constructor(private readonly opts: RedisBrokerOptions) {
     this.pub = opts.pub;
@@ -214,6 +221,8 @@ export class RedisBroker implements Broker, OnceBroker {
       ttlMs,
       maxStreams,
       ...this.issued.args(),
+      this.node,
+      ++this.calls,
       inputs.length,
     ];
     for (const input of inputs) {
@@ -221,7 +230,9 @@ export class RedisBroker implements Broker, OnceBroker {
       args.push(streams.length, ...streams.map(keyBytes), payloadOf(input));
     }
     for (const t of trailing) args.push(t);
-    return (await this.call(() => publishScript.run(this.pub, this.stateKey, args))) as string[];
+    const r = (await this.call(() => publishScript.run(this.pub, this.stateKey, args))) as string[];
+    // Sent again after its answer was lost (see `node`): the answer it had the first time.
+    return r[0] === '!again' ? r[1]!.split(' ') : r;
   }
 
   /** The messages a publish answer `{epoch, timeMs, seq...}` stands for, once replicated. */

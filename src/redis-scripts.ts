@@ -21,6 +21,10 @@ import type { RedisClient } from './redis-connect.js';
  * - `P dropped`  newest seq of any stream forgotten by the MAX_STREAMS bound: a stream Redis
  *                knows nothing about may have lost anything up to it.
  * - `P msg`      the one pub/sub channel every node subscribes to.
+ * - `P call:<n>` hash per node process: call number -> the answer of that publish call, for the
+ *                last `CALLS_KEPT` calls, PEXPIREd a minute after the node's last publish. ioredis
+ *                sends a call that was in flight on a lost connection again on the next one: if it
+ *                had run, the record answers it instead of publishing it twice.
  * - `P idem:<k>` string per `Idempotency-Key` (src/idempotency-redis.ts), PEXPIREd by
  *                IDEMPOTENCY_TTL_SECONDS: `<fingerprint>\n<epoch>\n<seq,...>[\n<answer JSON>]`.
  *                Keys are `[A-Za-z0-9._:-]` (no braces), so they stay in the prefix's slot.
@@ -76,9 +80,14 @@ local function guard(epoch, seenEpoch, seenSeq)
 end
 `;
 
+/** Publish calls a node remembers the answers of (`P call:<n>`): more than it ever has in flight. */
+export const CALLS_KEPT = 4096;
+
 /**
- * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, count, then per message:
- * k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count}.
+ * ARGV: prefix, size, ttlMs, maxStreams, epochCandidate, seenEpoch, seenSeq, node, call, count,
+ * then per message: k, stream_1..stream_k, payload. Returns {epoch, timeMs, seq_1, ..., seq_count},
+ * or {'!again', '<epoch> <timeMs> <seq_1> ...'} for a call (`node`, `call`: its process and its
+ * number there) that already ran: sent again by ioredis after its answer was lost.
  * One call publishes a whole batch or nothing of it: keys are type-checked before the first write,
  * and a script that has written runs to its end (Redis lets it exceed `maxmemory` rather than
  * stop it halfway), so a 503 never follows a partial publish.
@@ -91,9 +100,14 @@ export const PUBLISH_LUA = `${HELPERS}
 local size = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local maxStreams = tonumber(ARGV[4])
-local count = tonumber(ARGV[8])
+local callKey = P .. 'call:' .. ARGV[8]
+local call = ARGV[9]
+local count = tonumber(ARGV[10])
+-- A call sent again after its answer was lost: the answer it had, nothing published twice.
+local ran = redis.call('HGET', callKey, call)
+if ran then return {'!again', ran} end
 -- Idempotency: the optional key follows the messages; a recorded key wins, before any write.
-local idem = 9
+local idem = 11
 for _ = 1, count do idem = idem + tonumber(ARGV[idem]) + 2 end
 local idemKey = ARGV[idem] and P .. ARGV[idem]
 if idemKey then
@@ -113,8 +127,9 @@ local function mustBe(key, kind)
   end
 end
 local bad = mustBe(P .. 'last', 'zset') or mustBe(P .. 'ev', 'hash') or mustBe(P .. 'dropped', 'string')
+  or mustBe(callKey, 'hash')
 if bad then return bad end
-local j = 9
+local j = 11
 for _ = 1, count do
   local k = tonumber(ARGV[j])
   for s = j + 1, j + k do
@@ -126,7 +141,7 @@ end
 local now = nowMs()
 local nowText = string.format('%d', now)
 local out = {epoch, nowText}
-local i = 9
+local i = 11
 for _ = 1, count do
   local k = tonumber(ARGV[i])
   i = i + 1
@@ -172,6 +187,10 @@ if idemKey then
   local seqs = table.concat(out, ',', 3)
   redis.call('SET', idemKey, ARGV[idem + 1] .. '\\n' .. epoch .. '\\n' .. seqs, 'PX', ARGV[idem + 2])
 end
+redis.call('HSET', callKey, call, table.concat(out, ' '))
+local old = tonumber(call) - ${CALLS_KEPT}
+if old > 0 then redis.call('HDEL', callKey, string.format('%d', old)) end
+redis.call('PEXPIRE', callKey, 60000)
 return out
 `;
 

@@ -99,4 +99,31 @@ describe.skipIf(skip !== undefined)(`a half-open link to Redis${skip ? ` (${skip
       sub.close();
     }
   }, 120_000);
+
+  it('a publish that ran but whose answer was lost is not published twice when ioredis sends it again', async () => {
+    const tok = subToken('once');
+    // Watched through B, whose link is fine.
+    const sub = await openEvents(b.url, tok);
+    try {
+      await eventually(
+        async () => (await pushTo(a, { to: 'once', data: 'before' })).status === 200,
+        30_000,
+        'A',
+      );
+      await sub.waitForEvents(1);
+      proxy.freezeReplies();
+      // Reaches Redis and runs; its answer never comes back. A gives the connection up, connects
+      // again, and ioredis sends the call again on the new connection.
+      const r = await pushTo(a, { to: 'once', data: 'once' }, {}, AbortSignal.timeout(60_000));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const after = (await pushTo(b, { to: 'once', data: 'after' })).body.id!;
+      await sub.waitUntil(() => sub.events.some((e) => e.id === after), 30_000, 'the push after');
+      const once = sub.events.filter((e) => e.data === '"once"');
+      // Published once, and the answer is that message's id.
+      expect(once.map((e) => e.id)).toEqual([r.body.id]);
+      expect(sub.events.map((e) => JSON.parse(e.data))).toEqual(['before', 'once', 'after']);
+    } finally {
+      sub.close();
+    }
+  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * the others keep it (a network blip of that node alone): `block()` cuts every connection through
  * it and refuses new ones until `unblock()`. `freeze()` leaves the connections through it open but
  * forwards nothing on them any more (a half-open link: no RST ever arrives), while new connections
- * work.
+ * work; `freezeReplies()` does the same to the answers only.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -48,6 +48,18 @@ export class TcpProxy {
       client.unpipe(upstream);
       upstream.unpipe(client);
       client.pause();
+      upstream.pause();
+    }
+    this.pairs.clear();
+  }
+
+  /**
+   * Stops forwarding answers on every open connection (requests still reach Redis, nothing comes
+   * back), without closing any; later connections are forwarded both ways.
+   */
+  freezeReplies(): void {
+    for (const [client, upstream] of this.pairs) {
+      upstream.unpipe(client);
       upstream.pause();
     }
     this.pairs.clear();
