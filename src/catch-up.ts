@@ -35,6 +35,13 @@ export interface CatchUpHost {
   caughtUp(at: Mark): void;
   /** Messages written to clients by the catch-up (the `delivered` metric). */
   delivered(n: number): void;
+  /**
+   * Brings up to date what else the node may have missed while its subscription was down (the
+   * runtime group changes of its connections' uids), before each pass plans its reads: a
+   * connection that joined a group meanwhile then gets that group's missed messages too. Rejects
+   * while the backend cannot answer (retried like a read).
+   */
+  refresh?(): Promise<void>;
   readonly log: Logger;
 }
 
@@ -128,18 +135,34 @@ export class CatchUp {
     const started = Date.now();
     const stats = { passes: 0, reads: 0, rounds: 0, connections: 0, messages: 0, resets: 0, retries: 0 };
     let attempt = started;
-    for (let failed = 0; ; ) {
+    let refreshed = false;
+    let failed = 0;
+    // The broker logged the Redis error; one line here says what waits for it.
+    const backOff = async (what: string) => {
+      if (failed === 0) this.host.log.warn(`catch-up ${what} failed; retrying`);
+      stats.retries++;
+      await new Promise((r) => setTimeout(r, retryMs(++failed)).unref());
+    };
+    for (;;) {
       attempt = Date.now();
+      if (!refreshed && this.host.refresh) {
+        try {
+          await this.host.refresh();
+        } catch {
+          if (this.closed) return;
+          await backOff('refresh');
+          continue;
+        }
+        if (this.closed) return;
+      }
+      refreshed = true;
       const { reads, wants } = this.plan();
       let results: BrokerReplay[];
       try {
         results = await this.read(reads);
       } catch {
         if (this.closed) return;
-        // The broker logged the Redis error; one line here says what waits for it.
-        if (failed === 0) this.host.log.warn('catch-up read failed; retrying');
-        stats.retries++;
-        await new Promise((r) => setTimeout(r, retryMs(++failed)).unref());
+        await backOff('read');
         continue;
       }
       if (this.closed) return;
@@ -177,6 +200,8 @@ export class CatchUp {
       // would skip them); read again from here, holding afresh.
       if (this.dirty) {
         this.dirty = false;
+        // Perhaps lost again: group changes too.
+        refreshed = false;
         this.held = [];
         if (cut) {
           this.floor = cut;

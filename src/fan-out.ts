@@ -26,6 +26,8 @@ export class FanOut {
     cluster: ClusterAbilities | undefined,
     private readonly metrics: Metrics | undefined,
     private readonly log: Logger,
+    /** See `CatchUpHost.refresh`. */
+    private readonly refresh?: () => Promise<void>,
   ) {
     // Only a cluster broker loses its subscription: memory mode fans out directly, as ever.
     const catchUp = cluster && new CatchUp(broker, this.catchUpHost(log));
@@ -105,6 +107,7 @@ export class FanOut {
         if (!this.current || this.current.epoch === at.epoch) this.setHead(at);
       },
       delivered: (n) => this.metrics?.delivered.inc(n),
+      ...(this.refresh ? { refresh: this.refresh } : {}),
       log,
     };
   }

@@ -74,7 +74,8 @@ export class Hub {
       slow: (m, buffered) => this.dropSlow(m, buffered),
     };
     const cluster = clusterAbilities(broker);
-    this.fan = new FanOut(this.registry, broker, cluster, metrics, log);
+    // `groups` is created below; the catch-up calls this only once the hub runs.
+    this.fan = new FanOut(this.registry, broker, cluster, metrics, log, () => this.groups.refresh());
     const presence = cluster?.presence ?? new MemoryPresence(this.registry);
     this.presence = presence;
     this.disconnects = new Disconnects(

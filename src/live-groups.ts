@@ -1,4 +1,5 @@
 import type { Subscriber } from './auth.js';
+import { unavailable } from './errors.js';
 import type { Member } from './member.js';
 import type { Presence } from './presence.js';
 import type { Registry } from './registry.js';
@@ -10,6 +11,9 @@ import { applyChange, effectiveGroups, type GroupChange, type RuntimeGroups } fr
  * another) regroups the connections already live. The store is the cluster's in Redis mode, else
  * this process's (see `runtime-groups.ts`).
  */
+/** Uids whose runtime groups `refresh` reads at once (one pipelined batch each). */
+const REFRESH_CONCURRENCY = 1000;
+
 export class LiveGroups {
   /**
    * Uids whose runtime groups are being read for a new connection, with the changes seen
@@ -80,8 +84,41 @@ export class LiveGroups {
     return { uids, connections };
   }
 
+  /**
+   * After this node's subscription was lost (Redis mode; called by the catch-up), the changes
+   * published meanwhile never reached it: reads the runtime groups of every uid with connections
+   * here and regroups them to match. A change that arrives during a read is applied as usual and
+   * the uid read again (as in `subscriberNow`); applying a uid's joins and leaves again changes
+   * nothing. Known limit: a uid whose changes expired (`GROUPS_TTL_SECONDS`) while the node was
+   * cut off keeps the groups it had.
+   */
+  async refresh(): Promise<void> {
+    // Read before the channel is back, a uid could be overtaken by a change this node never hears.
+    if (this.store.listening === false) throw unavailable('runtime group changes are not heard yet');
+    const uids = [...new Set(this.registry.snapshot().map((m) => m.uid))];
+    for (let i = 0; i < uids.length; i += REFRESH_CONCURRENCY)
+      await Promise.all(uids.slice(i, i + REFRESH_CONCURRENCY).map((u) => this.refreshUid(u)));
+  }
+
   async close(): Promise<void> {
     if (this.ownsStore) await this.store.close();
+  }
+
+  private async refreshUid(uid: string): Promise<void> {
+    const watch = this.reading.get(uid) ?? { readers: 0, changes: 0 };
+    watch.readers++;
+    this.reading.set(uid, watch);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const seen = watch.changes;
+        const delta = await this.store.get(uid);
+        if (watch.changes !== seen && attempt < 3) continue;
+        if (delta) this.apply({ uids: [uid], join: delta.joined, leave: delta.left });
+        return;
+      }
+    } finally {
+      if (--watch.readers === 0) this.reading.delete(uid);
+    }
   }
 
   /**
@@ -92,6 +129,13 @@ export class LiveGroups {
     for (const uid of c.uids) {
       const watch = this.reading.get(uid);
       if (watch) watch.changes++;
+    }
+    this.apply(c);
+  }
+
+  /** Regroups the live connections of `c.uids` by `c`. */
+  private apply(c: GroupChange): void {
+    for (const uid of c.uids) {
       for (const m of this.registry.of(uid)) {
         const d = this.registry.regroup(m, applyChange(m.groups, c));
         if (d) this.presence.regroup(uid, d.added, d.removed);

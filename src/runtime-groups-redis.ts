@@ -110,22 +110,31 @@ interface Wire {
  * `change()` resolved reaches a node after the change, a push made before it, before. `change()`
  * resolves once the change came back to this node (or after `ECHO_TIMEOUT_MS`).
  *
- * A node whose subscription was down missed changes: the broker then ends its live connections
- * (resync), and they read the store again when they reconnect.
+ * A node whose subscription was down missed changes: its catch-up reads the store again for the
+ * uids of its live connections once `listening` (see `LiveGroups.refresh`).
  */
 export class RedisRuntimeGroups implements RuntimeGroups {
   private readonly channel: string;
   private listeners: GroupChangeListener[] = [];
   private readonly echoes = new Map<string, () => void>();
   private closed = false;
+  private subscribed = false;
   private readonly onMessage = (channel: string, text: string) => this.receive(channel, text);
   private readonly onReady = () => void this.listen();
+  private readonly onClose = () => {
+    this.subscribed = false;
+  };
 
   constructor(private readonly opts: RedisRuntimeGroupsOptions) {
     this.channel = `${opts.prefix}groups`;
     opts.sub.on('message', this.onMessage);
     opts.sub.on('ready', this.onReady);
+    opts.sub.on('close', this.onClose);
     if (opts.sub.status === 'ready') void this.listen();
+  }
+
+  get listening(): boolean {
+    return this.subscribed;
   }
 
   async change(c: GroupChange): Promise<void> {
@@ -198,17 +207,22 @@ export class RedisRuntimeGroups implements RuntimeGroups {
     this.listeners = [];
     this.opts.sub.off('message', this.onMessage);
     this.opts.sub.off('ready', this.onReady);
+    this.opts.sub.off('close', this.onClose);
     for (const done of this.echoes.values()) done();
     if (this.opts.sub.status === 'ready') await this.opts.sub.unsubscribe(this.channel).catch(() => {});
   }
 
   private async listen(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.subscribed) return;
     try {
       await this.opts.sub.subscribe(this.channel);
     } catch (err) {
+      // A connection that stays up (no new 'ready' will come) is retried here.
       this.opts.log?.warn({ err: redisErrorLog(err) }, 'runtime groups subscribe failed');
+      if (!this.closed && this.opts.sub.status === 'ready') setTimeout(() => void this.listen(), 200).unref();
+      return;
     }
+    this.subscribed = true;
   }
 
   private receive(channel: string, text: string): void {

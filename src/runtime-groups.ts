@@ -56,6 +56,11 @@ export interface RuntimeGroups {
   getNow?(uid: string): RuntimeDelta | undefined;
   /** Registers the listener of every change (the hub: it regroups live connections). */
   subscribe(listener: GroupChangeListener): void;
+  /**
+   * Whether changes of other nodes reach the listeners now (Redis: the channel is subscribed);
+   * absent: always (memory). A read while they do not may be overtaken by a change never heard.
+   */
+  readonly listening?: boolean;
   close(): Promise<void>;
 }
 

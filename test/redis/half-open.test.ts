@@ -10,34 +10,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseId } from '../../src/ids.js';
-import { openEvents, type SpawnedServer, spawnServer, subToken } from '../helpers.js';
-import { redisSkipReason, startRedis, type TestRedis } from '../redis-server.js';
-import { eventually, type PushAnswer, pushTo, stopAll } from './cluster-helpers.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { openEvents, subToken } from '../helpers.js';
+import { redisSkipReason } from '../redis-server.js';
+import { eventually, type PushAnswer, pushTo } from './cluster-helpers.js';
+import { type ProxiedPair, startProxiedPair } from './tcp-proxy.js';
 
 const skip = redisSkipReason();
 
 describe.skipIf(skip !== undefined)(`a half-open link to Redis${skip ? ` (${skip})` : ''}`, () => {
-  let redis: TestRedis;
-  let proxy: TcpProxy;
-  let a: SpawnedServer;
-  let b: SpawnedServer;
-
+  let pair: ProxiedPair;
   beforeAll(async () => {
-    redis = await startRedis();
-    proxy = await TcpProxy.start(redis.port);
-    [a, b] = await Promise.all([
-      spawnServer({ REDIS_URL: proxy.url, HEARTBEAT_SECONDS: '1' }, 60_000),
-      spawnServer({ REDIS_URL: redis.url, HEARTBEAT_SECONDS: '1' }, 60_000),
-    ]);
+    pair = await startProxiedPair();
   }, 120_000);
-  afterAll(async () => {
-    await stopAll([a, b].filter(Boolean));
-    await proxy?.close();
-    await redis?.close();
-  });
+  afterAll(() => pair?.close());
 
   it('a push is answered, not left hanging; the subscriber gets what was missed without reconnecting', async () => {
+    const { proxy, a, b } = pair;
     const tok = subToken('ho');
     const sub = await openEvents(a.url, tok);
     try {
@@ -101,6 +89,7 @@ describe.skipIf(skip !== undefined)(`a half-open link to Redis${skip ? ` (${skip
   }, 120_000);
 
   it('a publish that ran but whose answer was lost is not published twice when ioredis sends it again', async () => {
+    const { proxy, a, b } = pair;
     const tok = subToken('once');
     // Watched through B, whose link is fine.
     const sub = await openEvents(b.url, tok);

@@ -6,6 +6,8 @@
  * work; `freezeReplies()` does the same to the answers only.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { type SpawnedServer, spawnServer } from '../helpers.js';
+import { startRedis, type TestRedis } from '../redis-server.js';
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
@@ -90,4 +92,34 @@ export class TcpProxy {
     this.pairs.set(client, upstream);
     client.on('close', () => this.pairs.delete(client));
   }
+}
+
+/** A test Redis, a proxy in front of it, node `a` reaching Redis through the proxy, `b` directly. */
+export interface ProxiedPair {
+  readonly redis: TestRedis;
+  readonly proxy: TcpProxy;
+  readonly a: SpawnedServer;
+  readonly b: SpawnedServer;
+  close(): Promise<void>;
+}
+
+/** Starts a `ProxiedPair`: `a`'s link to Redis is the one a test cuts or freezes. */
+export async function startProxiedPair(): Promise<ProxiedPair> {
+  const redis = await startRedis();
+  const proxy = await TcpProxy.start(redis.port);
+  const [a, b] = await Promise.all([
+    spawnServer({ REDIS_URL: proxy.url, HEARTBEAT_SECONDS: '1' }, 60_000),
+    spawnServer({ REDIS_URL: redis.url, HEARTBEAT_SECONDS: '1' }, 60_000),
+  ]);
+  return {
+    redis,
+    proxy,
+    a,
+    b,
+    async close() {
+      await Promise.all([a, b].map((n) => n.stop('SIGKILL')));
+      await proxy.close();
+      await redis.close();
+    },
+  };
 }
