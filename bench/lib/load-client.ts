@@ -5,29 +5,18 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadCommand, LoadReply } from '../cluster-load.js';
+import { IpcChild } from './ipc-child.js';
 
 const LOAD = fileURLToPath(new URL('../cluster-load.ts', import.meta.url));
 
-export class LoadClient {
-  private waiting: ((r: LoadReply) => void)[] = [];
-  readonly proc = fork(LOAD, [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+export class LoadClient extends IpcChild<LoadCommand, LoadReply> {
   constructor() {
-    this.proc.setMaxListeners(200);
-    this.proc.on('message', (r: LoadReply) => this.waiting.shift()?.(r));
-  }
-  call<R extends LoadReply>(cmd: LoadCommand): Promise<R> {
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('load client exited'));
-      this.proc.once('exit', onExit);
-      this.waiting.push((r) => {
-        this.proc.off('exit', onExit);
-        resolve(r as R);
-      });
-      this.proc.send(cmd);
-    });
+    super(
+      fork(LOAD, [], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
   }
 }
 

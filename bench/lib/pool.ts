@@ -2,8 +2,9 @@
  * The coordinator's handle on its load-client processes: forks them, spreads the subscriptions
  * over them (each stays far under the per-process file-descriptor limit) and merges replies.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { IpcChild } from './ipc-child.js';
 import type { CollectReply, Command, ConnSpec, OpenReply, Reply, ResumeReply } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -17,28 +18,8 @@ export const SOURCE_NET = '127.0.5';
 /** Subscriptions per client process at most (the hard `ulimit -n` here is 20,000). */
 export const MAX_PER_WORKER = 5000;
 
-class Worker {
-  private readonly waiting: ((r: Reply) => void)[] = [];
-  exited = false;
-  constructor(readonly proc: ChildProcess) {
-    proc.on('message', (r: Reply) => this.waiting.shift()?.(r));
-    proc.on('exit', () => {
-      this.exited = true;
-    });
-  }
-  call<R extends Reply>(cmd: Command): Promise<R> {
-    if (this.exited) return Promise.reject(new Error('load client exited'));
-    return new Promise((resolve, reject) => {
-      const onExit = () => reject(new Error('load client exited'));
-      this.proc.once('exit', onExit);
-      this.waiting.push((r) => {
-        this.proc.off('exit', onExit);
-        resolve(r as R);
-      });
-      this.proc.send(cmd);
-    });
-  }
-}
+/** One load-client process of the pool. */
+class Worker extends IpcChild<Command, Reply> {}
 
 export interface Collected {
   recv: Map<string, number[]>;

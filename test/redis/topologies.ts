@@ -172,6 +172,11 @@ export interface SentinelSet {
   readonly sentinelProcs: readonly RedisProc[];
   /** The primary's port as a sentinel (the first by default) knows it now. */
   currentPrimaryPort(sentinel?: number): Promise<number>;
+  /**
+   * Writes to the primary and waits (up to 10 s) until the replicas confirm it: they then hold
+   * everything written so far. Answers how many confirmed.
+   */
+  replicasSynced(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -255,6 +260,15 @@ export async function startSentinels(replicaCount: number, downAfterMs = 1000): 
       replicas,
       sentinelProcs: sprocs,
       currentPrimaryPort: ask,
+      async replicasSynced() {
+        const c = new Redis({ port: pport, host: '127.0.0.1' });
+        try {
+          await c.incr('sync');
+          return await c.wait(replicaCount, 10_000);
+        } finally {
+          c.disconnect();
+        }
+      },
       async close() {
         await Promise.all(procs.map((p) => p.kill()));
         rmSync(dir, { recursive: true, force: true });
